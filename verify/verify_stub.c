@@ -1,0 +1,1 @@
+/* empty */ typedef int verify_stub_unused;
