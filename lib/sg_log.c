@@ -34,6 +34,9 @@ sg_log_get_level(void)
     return s_min;
 }
 
+static void s_vlog(sg_log_level level, const char *place, const char *fmt,
+                   va_list ap) SG_PRINTF(3, 0);
+
 static void
 s_vlog(sg_log_level level, const char *place, const char *fmt, va_list ap)
 {

@@ -40,6 +40,11 @@ sg_rc verify_trust_add_ca_pem(verify_trust_t *self, const char *pem, size_t n,
 sg_rc verify_trust_add_crl_file(verify_trust_t *self, const char *path,
                                 char *why, size_t whysz) SG_WUR;
 
+/* The same from memory (a CRL fetched from a distribution point): PEM
+ * ("-----BEGIN X509 CRL-----") or DER, sniffed. */
+sg_rc verify_trust_add_crl_pem_der(verify_trust_t *self, const uint8_t *buf,
+                                   size_t n, char *why, size_t whysz) SG_WUR;
+
 /* Load an SPC->TN map: {"SPC": [{"start":"1202555","count":N}, ...], ...}.
  * With a map, an `spc` TNAuthList entry covers only the TNs it maps to;
  * without one, an `spc` entry covers any TN (SHAKEN practice). */

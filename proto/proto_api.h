@@ -1,0 +1,93 @@
+/*
+ * proto/proto_api.h - the HTTP API body of POST /v1/messages (DESIGN.md
+ * section 5) and the JSON the API answers with.
+ *
+ *   {"from": str, "to": str | [str, ...], "content_type": str,
+ *    "body": str | "body_base64": str, "identity": str | [str, ...],
+ *    "expires": int, "idempotency_id": str}
+ *
+ * Strict: an unknown member, a wrong type, a duplicate member or trailing
+ * bytes is refused.  Each refusal has a stable `reason` (a public contract
+ * like the verification reasons: never rename one) and a human message:
+ *
+ *   malformed_json       not JSON, not an object, duplicate member (the
+ *                        message carries jansson's line and column)
+ *   unknown_field        a member this API does not define
+ *   missing_field        from, to, or both body and body_base64 absent
+ *   bad_field            a member of the wrong type or shape
+ *   too_many_recipients  more than max_recipients in "to"
+ *   body_too_large       decoded body over max_body
+ *
+ * Pure code: bytes in, a struct or a reason out; no I/O, no logging.
+ */
+#ifndef PROTO_API_H
+#define PROTO_API_H
+
+#include "lib/sg.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_API_ADDR_MAX 256      /* from / to, bytes */
+#define PROTO_API_CTYPE_MAX 128     /* content_type, bytes */
+#define PROTO_API_IDENTITY_MAX 8192 /* one Identity value, bytes */
+#define PROTO_API_IDEMP_MAX 128     /* idempotency_id, bytes */
+
+typedef struct {
+    size_t max_recipients; /* default 100 */
+    size_t max_body;       /* decoded body bytes, default 65536 */
+    size_t max_identity;   /* Identity values, default 8 */
+} proto_api_limits_t;
+
+void proto_api_limits_default(proto_api_limits_t *self);
+
+/* A parsed request; every pointer is new and freed by proto_api_msg_clear. */
+typedef struct {
+    char *from;
+    char **to; /* 1..max_recipients */
+    size_t nto;
+    char *content_type; /* "text/plain" when absent */
+    uint8_t *body;      /* exactly the bytes msgi covers; may hold NULs */
+    size_t body_len;
+    char **identity; /* Identity header values, unparsed */
+    size_t nidentity;
+    int has_expires;
+    uint32_t expires;     /* seconds */
+    char *idempotency_id; /* NULL when absent */
+} proto_api_msg_t;
+
+typedef struct {
+    const char *reason; /* one of the identifiers above; static */
+    char message[256];  /* for people: names the member at fault */
+} proto_api_err_t;
+
+/*
+ * Parse `n` bytes.  Returns SG_OK with `out` filled, or SG_REFUSED with
+ * `err` filled and `out` empty.  "body" is UTF-8 text taken as its UTF-8
+ * bytes (\u0000 included); "body_base64" is standard base64 with padding
+ * (RFC 4648 section 4), no whitespace.  Strings that end up in SIP header
+ * fields (from, to, content_type, identity) may hold no control character.
+ */
+sg_rc proto_api_parse(const char *buf, size_t n, const proto_api_limits_t *lim,
+                      proto_api_msg_t *out, proto_api_err_t *err) SG_WUR;
+
+/* Free and zero; accepts NULL. */
+void proto_api_msg_clear(proto_api_msg_t *self);
+
+/* One stored message in the 202 answer: one per recipient. */
+typedef struct {
+    const char *id; /* the message id */
+    const char *to; /* its recipient */
+} proto_api_accepted_t;
+
+/*
+ * The 202 body: {"messages":[{"id":…,"to":…},…],"verstat":…} with
+ * "reason":… added when `reason` is not NULL.  Compact JSON, new string.
+ */
+char *proto_api_accepted_json(const proto_api_accepted_t *msgs, size_t n,
+                              const char *verstat, const char *reason);
+
+/* An error body: {"reason":…,"message":…}.  New string. */
+char *proto_api_error_json(const char *reason, const char *message);
+
+#endif

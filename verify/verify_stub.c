@@ -1,1 +1,0 @@
-/* empty */ typedef int verify_stub_unused;
