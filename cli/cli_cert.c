@@ -21,19 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-/* The x5u flags of cert fetch and passport verify. */
-typedef struct {
-    int allow_loopback;
-    const char *tls_ca;
-    const char *cache_dir;
-} cli_x5u_opts;
-
-int cli_x5u_take_opts(const char *cmd, int *argc, char **argv,
-                      cli_x5u_opts *out);
-verify_x5u_cache_t *cli_x5u_cache_new(const char *cmd, const cli_x5u_opts *xo,
-                                      verify_trust_t *trust,
-                                      const char *trust_file);
-
 /*
  * Take the x5u flags out of argv (in place) so the rest goes through
  * cli_opts_parse, whose options all take a value: --x5u-allow-loopback

@@ -109,4 +109,25 @@ typedef struct {
 int cli_pki_demo_write(const char *cmd, const char *dir,
                        const cli_pki_demo_opts *opts);
 
+/* The x5u flags of `cert fetch` and `passport verify` (cli/cli_cert.c). */
+typedef struct {
+    int allow_loopback;
+    const char *tls_ca;
+    const char *cache_dir;
+} cli_x5u_opts;
+
+/* Take --x5u-allow-loopback, --x5u-tls-ca FILE and --cache-dir DIR out of
+ * argv (in place).  0, or -1 after printing the problem. */
+int cli_x5u_take_opts(const char *cmd, int *argc, char **argv,
+                      cli_x5u_opts *out);
+
+/* An x5u cache configured from the flags (relaxations logged).  New, or
+ * NULL after printing the problem. */
+struct verify_x5u_cache;
+struct verify_trust;
+struct verify_x5u_cache *cli_x5u_cache_new(const char *cmd,
+                                           const cli_x5u_opts *xo,
+                                           struct verify_trust *trust,
+                                           const char *trust_file);
+
 #endif

@@ -22,19 +22,6 @@
 #define S_MAX_DEST 100 /* recipients on one command line */
 #define S_MAX_EPOCH INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
-/* x5u fetching options, shared with cert fetch (cli/cli_cert.c). */
-typedef struct {
-    int allow_loopback;
-    const char *tls_ca;
-    const char *cache_dir;
-} cli_x5u_opts;
-int cli_x5u_take_opts(const char *cmd, int *argc, char **argv,
-                      cli_x5u_opts *out);
-verify_x5u_cache_t *cli_x5u_cache_new(const char *cmd,
-                                      const cli_x5u_opts *xo,
-                                      verify_trust_t *trust,
-                                      const char *trust_file);
-
 static int
 s_check_cc(const char *cmd, const char *cc)
 {

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define S_MAXLEN_DEFAULT 4096
-#define S_DEPTH_MAX 32     /* nesting the walk follows; tables are shallow */
+#define S_DEPTH_MAX 32       /* nesting the walk follows; tables are shallow */
 #define S_FILE_MAX (1 << 20) /* a config file larger than this is a mistake */
 
 /* One step of the path from the root to a value: a member or an element. */
@@ -78,8 +78,8 @@ s_buf_add(s_buf_t *b, const char *fmt, ...)
 static size_t
 s_ws(const char *b, size_t n, size_t i)
 {
-    while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' ||
-                     b[i] == '\r'))
+    while (i < n &&
+           (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
         i++;
     return i;
 }
@@ -155,25 +155,36 @@ s_string(const char *b, size_t n, size_t *i, const char *want)
 
             k += 2;
             switch (e) {
-            case 'b': tmp[0] = '\b'; break;
-            case 'f': tmp[0] = '\f'; break;
-            case 'n': tmp[0] = '\n'; break;
-            case 'r': tmp[0] = '\r'; break;
-            case 't': tmp[0] = '\t'; break;
+            case 'b':
+                tmp[0] = '\b';
+                break;
+            case 'f':
+                tmp[0] = '\f';
+                break;
+            case 'n':
+                tmp[0] = '\n';
+                break;
+            case 'r':
+                tmp[0] = '\r';
+                break;
+            case 't':
+                tmp[0] = '\t';
+                break;
             case 'u':
                 if (s_hex4(b, n, k, &cp) < 0)
                     break;
                 k += 4;
-                if (cp >= 0xd800 && cp < 0xdc00 && k + 6 <= n &&
-                    b[k] == '\\' && b[k + 1] == 'u' &&
-                    s_hex4(b, n, k + 2, &lo) == 0 && lo >= 0xdc00 &&
-                    lo < 0xe000) {
+                if (cp >= 0xd800 && cp < 0xdc00 && k + 6 <= n && b[k] == '\\' &&
+                    b[k + 1] == 'u' && s_hex4(b, n, k + 2, &lo) == 0 &&
+                    lo >= 0xdc00 && lo < 0xe000) {
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                     k += 6;
                 }
                 tn = s_utf8(cp, tmp);
                 break;
-            default: tmp[0] = (unsigned char)e; break;
+            default:
+                tmp[0] = (unsigned char)e;
+                break;
             }
         } else {
             tmp[0] = (unsigned char)b[k++];
@@ -298,8 +309,8 @@ s_path_text(const s_comp_t *c, size_t depth, const char *suffix, char *out,
 
     out[0] = '\0';
     for (size_t d = 0; d < depth && o < outsz; d++) {
-        int k = c[d].key ? snprintf(out + o, outsz - o, "%s%s",
-                                    o ? "." : "", c[d].key)
+        int k = c[d].key ? snprintf(out + o, outsz - o, "%s%s", o ? "." : "",
+                                    c[d].key)
                          : snprintf(out + o, outsz - o, "[%zu]", c[d].index);
         if (k < 0)
             break;
@@ -309,8 +320,8 @@ s_path_text(const s_comp_t *c, size_t depth, const char *suffix, char *out,
         snprintf(out + o, outsz - o, "%s%s", o ? "." : "", suffix);
 }
 
-static sg_rc s_fail(s_ctx_t *ctx, s_at at, const char *suffix,
-                    const char *fmt, ...) SG_PRINTF(4, 5);
+static sg_rc s_fail(s_ctx_t *ctx, s_at at, const char *suffix, const char *fmt,
+                    ...) SG_PRINTF(4, 5);
 
 /*
  * Fill the error for the value at the current path: `suffix` names a key
@@ -330,8 +341,7 @@ s_fail(s_ctx_t *ctx, s_at at, const char *suffix, const char *fmt, ...)
     s_path_text(ctx->comp, ctx->depth, suffix, err->key, sizeof(err->key));
     if (s_locate(ctx->buf, ctx->n, ctx->comp, ctx->depth, &koff, &voff) < 0)
         koff = voff = 0;
-    s_linecol(ctx->buf, at == S_AT_KEY ? koff : voff, &err->line,
-              &err->column);
+    s_linecol(ctx->buf, at == S_AT_KEY ? koff : voff, &err->line, &err->column);
     if (err->key[0])
         snprintf(err->text, sizeof(err->text), "%s:%d:%d: %s: %s", ctx->file,
                  err->line, err->column, err->key, what);
@@ -343,25 +353,26 @@ s_fail(s_ctx_t *ctx, s_at at, const char *suffix, const char *fmt, ...)
 
 /* ---- durations and sizes -------------------------------------------------*/
 
-static const struct {
+typedef struct {
     const char *suffix;
     int64_t mul;
-} s_dur_units[] = {{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
-  s_size_units[] = {{"B", 1},
-                    {"KiB", INT64_C(1) << 10},
-                    {"MiB", INT64_C(1) << 20},
-                    {"GiB", INT64_C(1) << 30},
-                    {"TiB", INT64_C(1) << 40}};
+} s_unit_t;
+
+static const s_unit_t s_dur_units[] = {{"s", 1},
+                                       {"m", 60},
+                                       {"h", 3600},
+                                       {"d", 86400}},
+                      s_size_units[] = {{"B", 1},
+                                        {"KiB", INT64_C(1) << 10},
+                                        {"MiB", INT64_C(1) << 20},
+                                        {"GiB", INT64_C(1) << 30},
+                                        {"TiB", INT64_C(1) << 40}};
 
 /* Digits then one of the units (or none, meaning the first unit). */
 static const char *
-s_parse_unit(const char *s, int64_t *out, const void *units_, size_t nunits,
+s_parse_unit(const char *s, int64_t *out, const s_unit_t *units, size_t nunits,
              const char *what)
 {
-    const struct {
-        const char *suffix;
-        int64_t mul;
-    } *units = units_;
     int64_t v = 0;
     size_t i = 0;
 
@@ -402,13 +413,9 @@ sg_config_parse_size(const char *s, int64_t *out)
 
 /* The largest unit that divides `v` exactly ("90s", "1h", "64MiB"). */
 static void
-s_fmt_unit(int64_t v, const void *units_, size_t nunits, int bare_bytes,
+s_fmt_unit(int64_t v, const s_unit_t *units, size_t nunits, int bare_bytes,
            char *out, size_t outsz)
 {
-    const struct {
-        const char *suffix;
-        int64_t mul;
-    } *units = units_;
 
     for (size_t u = nunits; u-- > 1;) {
         if (v != 0 && v % units[u].mul == 0) {
@@ -464,8 +471,8 @@ s_expect(const sg_cfg_key_t *k, char *out, size_t outsz)
     case SG_CFG_ENUM:
         o = (size_t)snprintf(out, outsz, "one of");
         for (size_t i = 0; k->choices[i] && o < outsz; i++)
-            o += (size_t)snprintf(out + o, outsz - o, "%s \"%s\"",
-                                  i ? "," : "", k->choices[i]);
+            o += (size_t)snprintf(out + o, outsz - o, "%s \"%s\"", i ? "," : "",
+                                  k->choices[i]);
         break;
     case SG_CFG_DURATION:
         s_fmt_duration(k->min, lo, sizeof(lo));
@@ -557,10 +564,10 @@ s_store(const sg_cfg_key_t *k, const char *s, size_t len, int64_t ival,
         return -1;
     case SG_CFG_DURATION:
     case SG_CFG_SIZE:
-        if (s && (strlen(s) != len ||
-                  (k->type == SG_CFG_DURATION
-                       ? sg_config_parse_duration(s, &v)
-                       : sg_config_parse_size(s, &v)) != NULL))
+        if (s &&
+            (strlen(s) != len || (k->type == SG_CFG_DURATION
+                                      ? sg_config_parse_duration(s, &v)
+                                      : sg_config_parse_size(s, &v)) != NULL))
             return -1;
         if (v < k->min || v > k->max)
             return -1;
@@ -620,8 +627,8 @@ sg_config_free(const sg_cfg_table_t *t, void *opts)
 
 /* ---- the table walk ------------------------------------------------------*/
 
-static sg_rc s_load_object(s_ctx_t *ctx, const sg_cfg_table_t *t,
-                           json_t *obj, void *base);
+static sg_rc s_load_object(s_ctx_t *ctx, const sg_cfg_table_t *t, json_t *obj,
+                           void *base);
 
 static void
 s_push(s_ctx_t *ctx, const char *key, size_t index)
@@ -676,8 +683,7 @@ s_load_list(s_ctx_t *ctx, const sg_cfg_key_t *k, json_t *v, void *base)
             memchr(json_string_value(item), '\0', len)) {
             s_push(ctx, NULL, i);
             rc = s_fail(ctx, S_AT_VALUE, NULL,
-                        "expected a string of at most %zu bytes",
-                        s_maxlen(k));
+                        "expected a string of at most %zu bytes", s_maxlen(k));
             ctx->depth--;
             return rc;
         }
@@ -695,15 +701,13 @@ s_load_value(s_ctx_t *ctx, const sg_cfg_key_t *k, json_t *v, void *base)
 
     if (k->type == SG_CFG_OBJLIST || k->type == SG_CFG_STRLIST)
         return s_load_list(ctx, k, v, base);
-    if (json_is_string(v) &&
-        (k->type == SG_CFG_INT || k->type == SG_CFG_BOOL))
+    if (json_is_string(v) && (k->type == SG_CFG_INT || k->type == SG_CFG_BOOL))
         bad = -1; /* "5" is not 5, "true" is not true: types stay exact */
     else if (json_is_string(v))
-        bad = s_store(k, json_string_value(v), json_string_length(v), 0,
-                      base);
-    else if (json_is_integer(v) && (k->type == SG_CFG_INT ||
-                                    k->type == SG_CFG_DURATION ||
-                                    k->type == SG_CFG_SIZE))
+        bad = s_store(k, json_string_value(v), json_string_length(v), 0, base);
+    else if (json_is_integer(v) &&
+             (k->type == SG_CFG_INT || k->type == SG_CFG_DURATION ||
+              k->type == SG_CFG_SIZE))
         bad = s_store(k, NULL, 0, json_integer_value(v), base);
     else if (json_is_boolean(v) && k->type == SG_CFG_BOOL)
         bad = s_store(k, json_is_true(v) ? "true" : "false", 0, 0, base);
@@ -727,14 +731,15 @@ s_is_prefix(const sg_cfg_table_t *t, const char *full, size_t len)
 }
 
 static sg_rc
-s_walk(s_ctx_t *ctx, const sg_cfg_table_t *t, json_t *obj,
-       const char *prefix, void *base, bool *seen)
+s_walk(s_ctx_t *ctx, const sg_cfg_table_t *t, json_t *obj, const char *prefix,
+       void *base, bool *seen)
 {
     const char *name;
     json_t *v;
     sg_rc rc = SG_OK;
 
-    json_object_foreach(obj, name, v) {
+    json_object_foreach(obj, name, v)
+    {
         char full[256];
         size_t i;
         int k;
@@ -813,9 +818,9 @@ s_check_row(const sg_cfg_table_t *t, size_t idx, char *why, size_t whysz)
     for (size_t j = 0; j < t->nkeys; j++) {
         const char *o = t->keys[j].path;
 
-        if (j != idx && o && (strcmp(o, k->path) == 0 ||
-                              (strncmp(o, k->path, len) == 0 &&
-                               o[len] == '.'))) {
+        if (j != idx && o &&
+            (strcmp(o, k->path) == 0 ||
+             (strncmp(o, k->path, len) == 0 && o[len] == '.'))) {
             snprintf(why, whysz, "%s: clashes with %s", k->path, o);
             return why;
         }
@@ -1028,9 +1033,9 @@ s_dump_row(const sg_cfg_key_t *k, const void *base)
 
         a = json_array();
         for (size_t i = 0; i < l->n; i++)
-            json_array_append_new(
-                a, s_dump_object(k->sub,
-                                 (const char *)l->items + i * k->sub->size));
+            json_array_append_new(a,
+                                  s_dump_object(k->sub, (const char *)l->items +
+                                                            i * k->sub->size));
         return a;
     }
     case SG_CFG_STRLIST: {
@@ -1091,10 +1096,14 @@ sg_config_dump(const sg_cfg_table_t *t, const void *opts)
 /* ---- the reference table -------------------------------------------------*/
 
 static const char *const s_type_names[] = {
-    [SG_CFG_INT] = "integer",      [SG_CFG_BOOL] = "bool",
-    [SG_CFG_STRING] = "string",    [SG_CFG_ENUM] = "enum",
-    [SG_CFG_DURATION] = "duration", [SG_CFG_SIZE] = "size",
-    [SG_CFG_PATH] = "path",        [SG_CFG_OBJLIST] = "list of objects",
+    [SG_CFG_INT] = "integer",
+    [SG_CFG_BOOL] = "bool",
+    [SG_CFG_STRING] = "string",
+    [SG_CFG_ENUM] = "enum",
+    [SG_CFG_DURATION] = "duration",
+    [SG_CFG_SIZE] = "size",
+    [SG_CFG_PATH] = "path",
+    [SG_CFG_OBJLIST] = "list of objects",
     [SG_CFG_STRLIST] = "list of strings",
 };
 
@@ -1144,8 +1153,8 @@ s_reference(s_buf_t *b, const sg_cfg_table_t *t, const char *prefix)
         case SG_CFG_OBJLIST:
         case SG_CFG_STRLIST:
             if (k->max)
-                snprintf(range, sizeof(range), "%" PRId64 "..%" PRId64
-                         " items", k->min, k->max);
+                snprintf(range, sizeof(range), "%" PRId64 "..%" PRId64 " items",
+                         k->min, k->max);
             else
                 snprintf(range, sizeof(range), "at least %" PRId64 " items",
                          k->min);

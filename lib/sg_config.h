@@ -119,8 +119,8 @@ sg_rc sg_config_load_buf(const sg_cfg_table_t *t, const char *file,
  * Read `path` and load it as above.  SG_ERR when the file cannot be read
  * (err->text names the failing call and errno), SG_REFUSED when invalid.
  */
-sg_rc sg_config_load_file(const sg_cfg_table_t *t, const char *path,
-                          void *opts, sg_config_err_t *err) SG_WUR;
+sg_rc sg_config_load_file(const sg_cfg_table_t *t, const char *path, void *opts,
+                          sg_config_err_t *err) SG_WUR;
 
 /* Free what loading allocated in `opts` and zero those fields. */
 void sg_config_free(const sg_cfg_table_t *t, void *opts);

@@ -103,8 +103,7 @@ s_media_ok(json_t *v)
  */
 static sg_rc
 s_strings(json_t *v, const char *name, size_t max, size_t maxlen,
-          const char *too_many, char ***out, size_t *nout,
-          proto_api_err_t *err)
+          const char *too_many, char ***out, size_t *nout, proto_api_err_t *err)
 {
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
 
@@ -131,8 +130,8 @@ s_strings(json_t *v, const char *name, size_t max, size_t maxlen,
 }
 
 static const char *const s_members[] = {
-    "from",    "to",       "content_type",   "body", "body_base64",
-    "identity", "expires", "idempotency_id",
+    "from",        "to",       "content_type", "body",
+    "body_base64", "identity", "expires",      "idempotency_id",
 };
 
 static sg_rc
@@ -148,8 +147,8 @@ s_body(json_t *body, json_t *b64, const proto_api_limits_t *lim,
         if (!json_is_string(body))
             return s_fail(err, "bad_field", "body: expected a string");
         if (json_string_length(body) > lim->max_body)
-            return s_fail(err, "body_too_large",
-                          "body: more than %zu bytes", lim->max_body);
+            return s_fail(err, "body_too_large", "body: more than %zu bytes",
+                          lim->max_body);
         out->body_len = json_string_length(body);
         out->body = sg_memdup(json_string_value(body), out->body_len);
         return SG_OK;
@@ -163,8 +162,10 @@ s_body(json_t *body, json_t *b64, const proto_api_limits_t *lim,
     /* Refuse before decoding what cannot fit: a padded group of 4 gives at
      * least 1 octet, so n / 4 - 1 groups give at least 3 each. */
     if (n / 4 > lim->max_body / 3 + 1)
-        return s_fail(err, "body_too_large", "body_base64: more than %zu "
-                      "bytes decoded", lim->max_body);
+        return s_fail(err, "body_too_large",
+                      "body_base64: more than %zu "
+                      "bytes decoded",
+                      lim->max_body);
     max = proto_b64_dec_max(n);
     out->body = sg_malloc(max);
     if (proto_b64_decode(s, n, 0, out->body, &out->body_len) != SG_OK)
@@ -185,7 +186,8 @@ s_parse(json_t *root, const proto_api_limits_t *lim, proto_api_msg_t *out,
     json_t *v;
     sg_rc rc;
 
-    json_object_foreach(root, key, v) {
+    json_object_foreach(root, key, v)
+    {
         size_t i;
 
         for (i = 0; i < SG_NELEM(s_members); i++)
@@ -232,9 +234,8 @@ s_parse(json_t *root, const proto_api_limits_t *lim, proto_api_msg_t *out,
 
     v = json_object_get(root, "identity");
     if (v) {
-        rc = s_strings(v, "identity", lim->max_identity,
-                       PROTO_API_IDENTITY_MAX, "bad_field", &out->identity,
-                       &out->nidentity, err);
+        rc = s_strings(v, "identity", lim->max_identity, PROTO_API_IDENTITY_MAX,
+                       "bad_field", &out->identity, &out->nidentity, err);
         if (rc != SG_OK)
             return rc;
     }
@@ -283,8 +284,8 @@ proto_api_parse(const char *buf, size_t n, const proto_api_limits_t *lim,
      * checked for them. */
     root = json_loadb(buf, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (root == NULL)
-        return s_fail(err, "malformed_json", "line %d, column %d: %s",
-                      je.line, je.column, je.text);
+        return s_fail(err, "malformed_json", "line %d, column %d: %s", je.line,
+                      je.column, je.text);
     if (!json_is_object(root)) {
         json_decref(root);
         return s_fail(err, "malformed_json", "expected a JSON object");

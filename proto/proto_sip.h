@@ -93,15 +93,15 @@ typedef struct {
     proto_sip_str_t via_sent_by;   /* host[:port] */
     proto_sip_str_t via_branch;    /* p == NULL without a branch */
 
-    int max_forwards;            /* 0..255, -1 when absent */
+    int max_forwards;             /* 0..255, -1 when absent */
     proto_sip_str_t content_type; /* value */
     proto_sip_str_t media_type;   /* "type/subtype", parameters dropped */
     int has_content_length;
     size_t content_length;
     int has_expires;
-    uint32_t expires; /* delta-seconds; larger values saturate */
-    proto_sip_str_t date; /* value */
-    int64_t date_epoch;   /* seconds since 1970, when date.p != NULL */
+    uint32_t expires;        /* delta-seconds; larger values saturate */
+    proto_sip_str_t date;    /* value */
+    int64_t date_epoch;      /* seconds since 1970, when date.p != NULL */
     proto_sip_str_t contact; /* value of the first Contact field */
     /* P-Asserted-Identity: one entry per identity (a field may list two,
      * comma-separated), so entries are not NUL-terminated. */
@@ -170,8 +170,7 @@ proto_sip_frame_rc proto_sip_frame(const void *buf, size_t n,
  */
 sg_rc proto_sip_response(const proto_sip_req_t *req, int code,
                          const char *reason, const char *extra_headers,
-                         const char *to_tag, char **out,
-                         size_t *outlen) SG_WUR;
+                         const char *to_tag, char **out, size_t *outlen) SG_WUR;
 
 /*
  * Is `p` (n bytes) safe as a header value or reason phrase?  NULL when it

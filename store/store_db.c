@@ -377,7 +377,9 @@ s_to_final(store_db *self, MDB_txn *txn, const uint8_t *id, store_record *r,
 {
     s_change c = {.state = state,
                   .dead_reason = reason,
-                  .keep_until_ms = store_sched_add(now_ms, sc->dead_keep_ms)};
+                  .keep_until_ms = store_sched_add(
+                      now_ms, state == PROTO_STATE_DONE ? sc->done_keep_ms
+                                                        : sc->dead_keep_ms)};
 
     if (err) {
         c.set_error = 1;

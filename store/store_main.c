@@ -992,6 +992,7 @@ main(int argc, char **argv)
     s.sc.backoff_max_ms = s.o.backoff_max_ms;
     s.sc.lifetime_ms = s.o.lifetime_ms;
     s.sc.dead_keep_ms = s.o.dead_keep_ms;
+    s.sc.done_keep_ms = s.o.done_keep_ms;
     s.sc.lease_ms = s.o.lease_ms;
     /* The reserve for work that frees space: 1/16 of the maximum. */
     s.map_hard = s.o.map_max + (s.o.map_max / 16 > (1u << 20)

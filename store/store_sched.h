@@ -25,7 +25,8 @@ typedef struct {
     uint64_t backoff_min_ms;
     uint64_t backoff_max_ms;
     uint64_t lifetime_ms;  /* created + lifetime = expire at */
-    uint64_t dead_keep_ms; /* dead and done records kept this long */
+    uint64_t dead_keep_ms; /* dead records kept this long */
+    uint64_t done_keep_ms; /* delivered records (idempotency) this long */
     uint64_t lease_ms;     /* a JOB's lease */
 } store_sched_conf;
 

@@ -234,6 +234,7 @@ def main():
     env = dict(os.environ)
     env['TU_SRCDIR'] = ROOT
     env['STIRGATE_BUILD'] = args.build
+    env['SG_BUILD'] = args.build  # the system tests' name for it
     # Sanitizer reports must fail the run, with a stack to read.
     env.setdefault('UBSAN_OPTIONS', 'print_stacktrace=1:halt_on_error=1')
     env.setdefault('ASAN_OPTIONS', 'abort_on_error=0:detect_leaks=1')

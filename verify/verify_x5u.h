@@ -23,8 +23,11 @@
  *   SG_AGAIN   every network, TLS or HTTP failure (DNS, connect, timeout,
  *              4xx, 5xx): the verdict x5u_fetch_failed, transient.
  *
+ * The fetcher sets CURLOPT_NOSIGNAL (timeouts must not use signals in a
+ * single-threaded loop), so a process using it ignores SIGPIPE.
+ *
  * Relaxations exist only as explicit policy fields; the fetcher logs each
- * one (info, "x5u relaxation used: ...") when a transfer relies on it.
+ * one (warn, "x5u relaxation used: ...") when a transfer relies on it.
  */
 #ifndef VERIFY_X5U_H
 #define VERIFY_X5U_H

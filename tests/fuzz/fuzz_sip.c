@@ -24,8 +24,7 @@ s_check_response(const proto_sip_req_t *req)
         size_t len;
 
         if (proto_sip_response(req, k ? 503 : 202, k ? "Busy" : "Accepted",
-                               extra[k], k ? "t1" : NULL, &out,
-                               &len) != SG_OK)
+                               extra[k], k ? "t1" : NULL, &out, &len) != SG_OK)
             abort(); /* a parsed request always has a response */
         if (len < 4 || memcmp(out + len - 4, "\r\n\r\n", 4) != 0 ||
             memchr(out, '\0', len) != NULL)

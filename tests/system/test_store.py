@@ -86,7 +86,8 @@ class Store:
     def errors(self):
         """Log lines at error or fatal level (the log scanner)."""
         return [l for l in self.logtext().splitlines()
-                if " error " in l or " fatal " in l]
+                if " error " in l or " fatal " in l or "Sanitizer" in l
+                or "runtime error" in l]
 
 
 def stored_ids(out):

@@ -161,6 +161,7 @@ s_burst(int argc, char **argv)
         char hex[PROTO_MSG_ID_HEX];
         if (!s_recv((int)timeout, &r, parts)) {
             fprintf(stderr, "timeout: %ld of %ld answered\n", got, n);
+            sg_free(body);
             return 1;
         }
         if (r.cmd == PROTO_CMD_STORED) {

@@ -35,47 +35,109 @@ static const char *const s_policies[] = {"sign", "verify", "both", NULL};
 static const char *const s_modes[] = {"trusted", "untrusted", NULL};
 
 static const sg_cfg_key_t s_peer_keys[] = {
-    {.path = "name", .type = SG_CFG_STRING, .offset = offsetof(peer_t, name),
-     .required = true, .maxlen = 32, .doc = "peer name"},
-    {.path = "addr", .type = SG_CFG_STRING, .offset = offsetof(peer_t, addr),
-     .def = "0.0.0.0", .doc = "address"},
-    {.path = "weight", .type = SG_CFG_INT, .offset = offsetof(peer_t, weight),
-     .min = 0, .max = 100, .def = "1", .doc = "weight"},
-    {.path = "mode", .type = SG_CFG_ENUM, .offset = offsetof(peer_t, mode),
-     .choices = s_modes, .def = "untrusted", .doc = "trust"},
-    {.path = "tags", .type = SG_CFG_STRLIST, .offset = offsetof(peer_t, tags),
-     .max = 2, .maxlen = 8, .doc = "tags"},
+    {.path = "name",
+     .type = SG_CFG_STRING,
+     .offset = offsetof(peer_t, name),
+     .required = true,
+     .maxlen = 32,
+     .doc = "peer name"},
+    {.path = "addr",
+     .type = SG_CFG_STRING,
+     .offset = offsetof(peer_t, addr),
+     .def = "0.0.0.0",
+     .doc = "address"},
+    {.path = "weight",
+     .type = SG_CFG_INT,
+     .offset = offsetof(peer_t, weight),
+     .min = 0,
+     .max = 100,
+     .def = "1",
+     .doc = "weight"},
+    {.path = "mode",
+     .type = SG_CFG_ENUM,
+     .offset = offsetof(peer_t, mode),
+     .choices = s_modes,
+     .def = "untrusted",
+     .doc = "trust"},
+    {.path = "tags",
+     .type = SG_CFG_STRLIST,
+     .offset = offsetof(peer_t, tags),
+     .max = 2,
+     .maxlen = 8,
+     .doc = "tags"},
 };
 static const sg_cfg_table_t s_peer_table = {s_peer_keys, SG_NELEM(s_peer_keys),
                                             sizeof(peer_t)};
 
 static const sg_cfg_key_t s_keys[] = {
-    {.path = "workers", .type = SG_CFG_INT, .offset = offsetof(opts_t, workers),
-     .min = 1, .max = 64, .def = "2", .doc = "worker processes"},
-    {.path = "verbose", .type = SG_CFG_BOOL, .offset = offsetof(opts_t, verbose),
-     .def = "false", .doc = "more logging"},
-    {.path = "name", .type = SG_CFG_STRING, .offset = offsetof(opts_t, name),
-     .maxlen = 8, .def = "gw", .doc = "node | name"},
-    {.path = "policy", .type = SG_CFG_ENUM, .offset = offsetof(opts_t, policy),
-     .choices = s_policies, .def = "verify", .doc = "what to do"},
-    {.path = "timeout", .type = SG_CFG_DURATION,
-     .offset = offsetof(opts_t, timeout), .min = 1, .max = 3600, .def = "30s",
+    {.path = "workers",
+     .type = SG_CFG_INT,
+     .offset = offsetof(opts_t, workers),
+     .min = 1,
+     .max = 64,
+     .def = "2",
+     .doc = "worker processes"},
+    {.path = "verbose",
+     .type = SG_CFG_BOOL,
+     .offset = offsetof(opts_t, verbose),
+     .def = "false",
+     .doc = "more logging"},
+    {.path = "name",
+     .type = SG_CFG_STRING,
+     .offset = offsetof(opts_t, name),
+     .maxlen = 8,
+     .def = "gw",
+     .doc = "node | name"},
+    {.path = "policy",
+     .type = SG_CFG_ENUM,
+     .offset = offsetof(opts_t, policy),
+     .choices = s_policies,
+     .def = "verify",
+     .doc = "what to do"},
+    {.path = "timeout",
+     .type = SG_CFG_DURATION,
+     .offset = offsetof(opts_t, timeout),
+     .min = 1,
+     .max = 3600,
+     .def = "30s",
      .doc = "a timeout"},
-    {.path = "store.map_max", .type = SG_CFG_SIZE,
-     .offset = offsetof(opts_t, map_max), .min = INT64_C(1) << 20,
-     .max = INT64_C(1) << 40, .def = "64MiB", .doc = "LMDB map size"},
-    {.path = "store.batch", .type = SG_CFG_INT, .offset = offsetof(opts_t, batch),
-     .min = 1, .max = 1000, .def = "64", .doc = "records per commit"},
-    {.path = "store.retry.max", .type = SG_CFG_INT,
-     .offset = offsetof(opts_t, retry_max), .min = 0, .max = 10, .def = "3",
+    {.path = "store.map_max",
+     .type = SG_CFG_SIZE,
+     .offset = offsetof(opts_t, map_max),
+     .min = INT64_C(1) << 20,
+     .max = INT64_C(1) << 40,
+     .def = "64MiB",
+     .doc = "LMDB map size"},
+    {.path = "store.batch",
+     .type = SG_CFG_INT,
+     .offset = offsetof(opts_t, batch),
+     .min = 1,
+     .max = 1000,
+     .def = "64",
+     .doc = "records per commit"},
+    {.path = "store.retry.max",
+     .type = SG_CFG_INT,
+     .offset = offsetof(opts_t, retry_max),
+     .min = 0,
+     .max = 10,
+     .def = "3",
      .doc = "attempts"},
-    {.path = "key_file", .type = SG_CFG_PATH,
-     .offset = offsetof(opts_t, key_file), .required = true,
+    {.path = "key_file",
+     .type = SG_CFG_PATH,
+     .offset = offsetof(opts_t, key_file),
+     .required = true,
      .doc = "signing key"},
-    {.path = "peers", .type = SG_CFG_OBJLIST, .offset = offsetof(opts_t, peers),
-     .max = 4, .sub = &s_peer_table, .doc = "peers"},
-    {.path = "anchors", .type = SG_CFG_STRLIST,
-     .offset = offsetof(opts_t, anchors), .max = 3, .maxlen = 16,
+    {.path = "peers",
+     .type = SG_CFG_OBJLIST,
+     .offset = offsetof(opts_t, peers),
+     .max = 4,
+     .sub = &s_peer_table,
+     .doc = "peers"},
+    {.path = "anchors",
+     .type = SG_CFG_STRLIST,
+     .offset = offsetof(opts_t, anchors),
+     .max = 3,
+     .maxlen = 16,
      .doc = "trust anchors"},
 };
 static const sg_cfg_table_t s_table = {s_keys, SG_NELEM(s_keys),
@@ -85,8 +147,7 @@ static sg_rc
 s_load(const char *text, opts_t *o, sg_config_err_t *err)
 {
     memset(o, 0, sizeof(*o));
-    return sg_config_load_buf(&s_table, "cfg.json", text, strlen(text), o,
-                              err);
+    return sg_config_load_buf(&s_table, "cfg.json", text, strlen(text), o, err);
 }
 
 /* Expect a refusal at LINE:COL about KEY whose text contains WHAT. */
@@ -112,7 +173,7 @@ s_refused(const char *text, int line, int col, const char *key,
     if (rc == SG_OK)
         sg_config_free(&s_table, &o);
 }
-#define REFUSED(text, line, col, key, what)                                   \
+#define REFUSED(text, line, col, key, what)                                    \
     s_refused(text, line, col, key, what, __LINE__)
 
 static void
@@ -181,7 +242,8 @@ TU_TEST(config_malformed_json_reports_janssons_position)
     /* A trailing comma: jansson stops at the '}' on line 3, column 1. */
     REFUSED("{\n  \"workers\": 2,\n}", 3, 1, "", "cfg.json:3:1: ");
     /* An unterminated string at the end of line 2. */
-    REFUSED("{\"key_file\": \"k\",\n \"name\": \"ab", 2, 12, "", "cfg.json:2:12");
+    REFUSED("{\"key_file\": \"k\",\n \"name\": \"ab", 2, 12, "",
+            "cfg.json:2:12");
     REFUSED("", 1, 0, "", "cfg.json:1:0:");
 }
 
@@ -221,8 +283,8 @@ TU_TEST(config_positions_count_characters_and_decode_names)
         TU_INTEQ(o.workers, 3);
         sg_config_free(&s_table, &o);
     }
-    REFUSED("{\"key_file\": \"k\", \"n\\u0061me\": \"x\", \"b\\u0061d\": 1}",
-            1, 37, "bad", "unknown key");
+    REFUSED("{\"key_file\": \"k\", \"n\\u0061me\": \"x\", \"b\\u0061d\": 1}", 1,
+            37, "bad", "unknown key");
     /* A value that is itself a string holding "bad" does not confuse it. */
     REFUSED("{\"name\": \"bad\", \"key_file\": \"k\",\n \"bad\": 1}", 2, 2,
             "bad", "unknown key");
@@ -299,10 +361,10 @@ TU_TEST(config_durations_parse_and_bound)
         const char *text;
         int64_t secs; /* -1: refused */
     } rows[] = {
-        {"1", 1},        {"3600", 3600}, {"0", -1},      {"3601", -1},
-        {"-1", -1},      {"\"1s\"", 1},  {"\"5m\"", 300}, {"\"1h\"", 3600},
+        {"1", 1},        {"3600", 3600},  {"0", -1},       {"3601", -1},
+        {"-1", -1},      {"\"1s\"", 1},   {"\"5m\"", 300}, {"\"1h\"", 3600},
         {"\"2d\"", -1},  {"\"61m\"", -1}, {"\"30x\"", -1}, {"\"\"", -1},
-        {"\"30\"", 30},  {"\"s\"", -1},  {"\"1 h\"", -1}, {"\"1H\"", -1},
+        {"\"30\"", 30},  {"\"s\"", -1},   {"\"1 h\"", -1}, {"\"1H\"", -1},
         {"\"-5s\"", -1}, {"true", -1},
     };
 
@@ -334,14 +396,12 @@ TU_TEST(config_duration_and_size_parsers)
     TU_CHECK(sg_config_parse_duration("2d", &v) == NULL && v == 172800);
     TU_CHECK(sg_config_parse_duration("90", &v) == NULL && v == 90);
     TU_CHECK(sg_config_parse_duration("9223372036854775807s", &v) == NULL);
-    TU_STREQ(sg_config_parse_duration("9223372036854775808s", &v),
-             "too large");
+    TU_STREQ(sg_config_parse_duration("9223372036854775808s", &v), "too large");
     TU_STREQ(sg_config_parse_duration("106751991167301d", &v), "too large");
     TU_STREQ(sg_config_parse_duration("1w", &v), "not a duration");
     TU_CHECK(sg_config_parse_size("512B", &v) == NULL && v == 512);
     TU_CHECK(sg_config_parse_size("64KiB", &v) == NULL && v == 65536);
-    TU_CHECK(sg_config_parse_size("1TiB", &v) == NULL &&
-             v == INT64_C(1) << 40);
+    TU_CHECK(sg_config_parse_size("1TiB", &v) == NULL && v == INT64_C(1) << 40);
     TU_STREQ(sg_config_parse_size("64MB", &v), "not a size");
     TU_STREQ(sg_config_parse_size("64mib", &v), "not a size");
     TU_STREQ(sg_config_parse_size("8388608TiB", &v), "too large");
@@ -366,8 +426,8 @@ TU_TEST(config_sizes_bound_at_both_edges)
             "store.map_max", "expected a size");
     REFUSED("{\"key_file\": \"k\", \"store\": {\"map_max\": \"1025GiB\"}}", 1,
             40, "store.map_max", "expected a size");
-    REFUSED("{\"key_file\": \"k\", \"store\": {\"map_max\": \"2 GiB\"}}", 1,
-            40, "store.map_max", "expected a size");
+    REFUSED("{\"key_file\": \"k\", \"store\": {\"map_max\": \"2 GiB\"}}", 1, 40,
+            "store.map_max", "expected a size");
 }
 
 TU_TEST(config_missing_required_points_at_the_object)
@@ -464,9 +524,9 @@ TU_TEST(config_dump_round_trips)
     TU_CHECK(strstr(dump, "\"addr\": \"0.0.0.0\""));
     TU_CHECK(strstr(dump, "\"retry\": {"));
     memset(&again, 0, sizeof(again));
-    TU_INTEQ(sg_config_load_buf(&s_table, "dump", dump, strlen(dump), &again,
-                                &err),
-             SG_OK);
+    TU_INTEQ(
+        sg_config_load_buf(&s_table, "dump", dump, strlen(dump), &again, &err),
+        SG_OK);
     TU_INTEQ(again.timeout, 3600);
     TU_INTEQ(again.map_max, 3000000);
     TU_INTEQ(again.peers.n, 1);
@@ -488,8 +548,10 @@ TU_TEST(config_reference_lists_every_key)
     char *ref = sg_config_reference(&s_table);
 
     TU_REQUIRE(ref != NULL);
-    TU_CHECK(strncmp(ref, "| key | type | default | range | meaning |\n"
-                          "|---|---|---|---|---|\n", 64) == 0);
+    TU_CHECK(strncmp(ref,
+                     "| key | type | default | range | meaning |\n"
+                     "|---|---|---|---|---|\n",
+                     64) == 0);
     TU_CHECK(strstr(ref, "| workers | integer | 2 | 1..64 | worker processes "
                          "|\n"));
     TU_CHECK(strstr(ref, "| store.map_max | size | 64MiB | 1MiB..1TiB | "
@@ -501,7 +563,8 @@ TU_TEST(config_reference_lists_every_key)
     TU_CHECK(strstr(ref, "| name | string | gw | at most 8 bytes | "
                          "node \\| name |\n"));
     TU_CHECK(strstr(ref, "| peers[].name | string | required |"));
-    TU_CHECK(strstr(ref, "| peers[].tags | list of strings | - | 0..2 items |"));
+    TU_CHECK(
+        strstr(ref, "| peers[].tags | list of strings | - | 0..2 items |"));
     free(ref);
 }
 

@@ -37,10 +37,10 @@ s_refused(const char *text, size_t n, const proto_api_limits_t *l,
     if (rc == SG_OK)
         proto_api_msg_clear(&m);
 }
-#define REFUSED(text, reason, msg)                                            \
-    do {                                                                      \
-        proto_api_limits_t l_ = s_lim();                                      \
-        s_refused(text, strlen(text), &l_, reason, msg, __LINE__);            \
+#define REFUSED(text, reason, msg)                                             \
+    do {                                                                       \
+        proto_api_limits_t l_ = s_lim();                                       \
+        s_refused(text, strlen(text), &l_, reason, msg, __LINE__);             \
     } while (0)
 
 TU_TEST(api_minimal_request_gets_defaults)
@@ -117,8 +117,9 @@ TU_TEST(api_malformed_json_has_position)
     REFUSED("[\"from\"]", "malformed_json", "expected a JSON object");
     REFUSED("{\"from\": \"a\", \"to\": \"b\", \"body\": \"x\"} x",
             "malformed_json", "end of file expected");
-    REFUSED("{\"from\": \"a\", \"from\": \"b\", \"to\": \"b\", \"body\": \"x\"}",
-            "malformed_json", "duplicate object key");
+    REFUSED(
+        "{\"from\": \"a\", \"from\": \"b\", \"to\": \"b\", \"body\": \"x\"}",
+        "malformed_json", "duplicate object key");
     REFUSED("{\"from\": \"a\", \"to\": \"b\", \"body\": \"\xff\"}",
             "malformed_json", NULL);
 }
@@ -236,18 +237,20 @@ TU_TEST(api_recipient_limit_at_the_edge)
     char t[512];
 
     l.max_recipients = 3;
-    snprintf(t, sizeof(t), "{\"from\": \"a\", \"to\": [\"1\", \"2\", \"3\"], "
-                           "\"body\": \"x\"}");
+    snprintf(t, sizeof(t),
+             "{\"from\": \"a\", \"to\": [\"1\", \"2\", \"3\"], "
+             "\"body\": \"x\"}");
     TU_REQUIRE(proto_api_parse(t, strlen(t), &l, &m, &err) == SG_OK);
     TU_INTEQ(m.nto, 3);
     proto_api_msg_clear(&m);
-    snprintf(t, sizeof(t), "{\"from\": \"a\", \"to\": [\"1\", \"2\", \"3\", "
-                           "\"4\"], \"body\": \"x\"}");
-    s_refused(t, strlen(t), &l, "too_many_recipients", "more than 3",
-              __LINE__);
-    /* A bad entry after good ones: the good ones are freed (ASan). */
     snprintf(t, sizeof(t),
-             "{\"from\": \"a\", \"to\": [\"1\", \"2\", null], \"body\": \"x\"}");
+             "{\"from\": \"a\", \"to\": [\"1\", \"2\", \"3\", "
+             "\"4\"], \"body\": \"x\"}");
+    s_refused(t, strlen(t), &l, "too_many_recipients", "more than 3", __LINE__);
+    /* A bad entry after good ones: the good ones are freed (ASan). */
+    snprintf(
+        t, sizeof(t),
+        "{\"from\": \"a\", \"to\": [\"1\", \"2\", null], \"body\": \"x\"}");
     s_refused(t, strlen(t), &l, "bad_field", "to: entry 2", __LINE__);
     /* The default is 100. */
     l = s_lim();
@@ -262,29 +265,35 @@ TU_TEST(api_body_size_limit_at_the_edge)
     char t[512];
 
     l.max_body = 4;
-    snprintf(t, sizeof(t), "{\"from\": \"a\", \"to\": \"b\", \"body\": "
-                           "\"abcd\"}");
+    snprintf(t, sizeof(t),
+             "{\"from\": \"a\", \"to\": \"b\", \"body\": "
+             "\"abcd\"}");
     TU_REQUIRE(proto_api_parse(t, strlen(t), &l, &m, &err) == SG_OK);
     proto_api_msg_clear(&m);
-    snprintf(t, sizeof(t), "{\"from\": \"a\", \"to\": \"b\", \"body\": "
-                           "\"abcde\"}");
+    snprintf(t, sizeof(t),
+             "{\"from\": \"a\", \"to\": \"b\", \"body\": "
+             "\"abcde\"}");
     s_refused(t, strlen(t), &l, "body_too_large", "more than 4", __LINE__);
     /* Limits count bytes, not characters. */
-    snprintf(t, sizeof(t), "{\"from\": \"a\", \"to\": \"b\", \"body\": "
-                           "\"\xc3\xa9\xc3\xa9\xc3\xa9\"}");
+    snprintf(t, sizeof(t),
+             "{\"from\": \"a\", \"to\": \"b\", \"body\": "
+             "\"\xc3\xa9\xc3\xa9\xc3\xa9\"}");
     s_refused(t, strlen(t), &l, "body_too_large", NULL, __LINE__);
     /* base64: 4 octets pass, 5 do not, and a huge one is refused before
      * it is decoded. */
-    snprintf(t, sizeof(t), "{\"from\": \"a\", \"to\": \"b\", \"body_base64\": "
-                           "\"YWJjZA==\"}");
+    snprintf(t, sizeof(t),
+             "{\"from\": \"a\", \"to\": \"b\", \"body_base64\": "
+             "\"YWJjZA==\"}");
     TU_REQUIRE(proto_api_parse(t, strlen(t), &l, &m, &err) == SG_OK);
     TU_INTEQ(m.body_len, 4);
     proto_api_msg_clear(&m);
-    snprintf(t, sizeof(t), "{\"from\": \"a\", \"to\": \"b\", \"body_base64\": "
-                           "\"YWJjZGU=\"}");
+    snprintf(t, sizeof(t),
+             "{\"from\": \"a\", \"to\": \"b\", \"body_base64\": "
+             "\"YWJjZGU=\"}");
     s_refused(t, strlen(t), &l, "body_too_large", "decoded", __LINE__);
-    snprintf(t, sizeof(t), "{\"from\": \"a\", \"to\": \"b\", \"body_base64\": "
-                           "\"YWJjZGVmYWJjZGVmYWJjZGVm\"}");
+    snprintf(t, sizeof(t),
+             "{\"from\": \"a\", \"to\": \"b\", \"body_base64\": "
+             "\"YWJjZGVmYWJjZGVmYWJjZGVm\"}");
     s_refused(t, strlen(t), &l, "body_too_large", "decoded", __LINE__);
 }
 
@@ -296,15 +305,16 @@ TU_TEST(api_identity_limit)
     char t[256];
 
     l.max_identity = 1;
-    snprintf(t, sizeof(t), "{\"from\": \"a\", \"to\": \"b\", \"body\": \"x\", "
-                           "\"identity\": \"a.b.c\"}");
+    snprintf(t, sizeof(t),
+             "{\"from\": \"a\", \"to\": \"b\", \"body\": \"x\", "
+             "\"identity\": \"a.b.c\"}");
     TU_REQUIRE(proto_api_parse(t, strlen(t), &l, &m, &err) == SG_OK);
     TU_INTEQ(m.nidentity, 1);
     proto_api_msg_clear(&m);
-    snprintf(t, sizeof(t), "{\"from\": \"a\", \"to\": \"b\", \"body\": \"x\", "
-                           "\"identity\": [\"a.b.c\", \"d.e.f\"]}");
-    s_refused(t, strlen(t), &l, "bad_field", "identity: more than 1",
-              __LINE__);
+    snprintf(t, sizeof(t),
+             "{\"from\": \"a\", \"to\": \"b\", \"body\": \"x\", "
+             "\"identity\": [\"a.b.c\", \"d.e.f\"]}");
+    s_refused(t, strlen(t), &l, "bad_field", "identity: more than 1", __LINE__);
 }
 
 TU_TEST(api_answers)
@@ -319,8 +329,9 @@ TU_TEST(api_answers)
                 "\"verstat\":\"TN-Validation-Passed\"}");
     free(s);
     s = proto_api_accepted_json(msgs, 1, "No-TN-Validation", "stale");
-    TU_STREQ(s, "{\"messages\":[{\"id\":\"0190f3c2a\",\"to\":\"+12155551212\"}],"
-                "\"verstat\":\"No-TN-Validation\",\"reason\":\"stale\"}");
+    TU_STREQ(s,
+             "{\"messages\":[{\"id\":\"0190f3c2a\",\"to\":\"+12155551212\"}],"
+             "\"verstat\":\"No-TN-Validation\",\"reason\":\"stale\"}");
     free(s);
     s = proto_api_error_json("bad_field", "to: entry \"1\"\n");
     TU_STREQ(s, "{\"reason\":\"bad_field\",\"message\":\"to: entry "

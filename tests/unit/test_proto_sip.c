@@ -2,6 +2,7 @@
 #include "proto/proto_sip.h"
 #include "tests/unit/tu.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +35,12 @@ s_is(proto_sip_str_t s, const char *want)
 {
     return s.p != NULL && s.n == strlen(want) && memcmp(s.p, want, s.n) == 0;
 }
-#define TU_SLICE(s, want)                                                     \
-    do {                                                                      \
-        if (!s_is((s), (want))) {                                             \
-            tu_fail(__FILE__, __LINE__, #s " == " #want);                     \
-            tu_note("  got \"%.*s\"", (int)(s).n, (s).p ? (s).p : "(null)");  \
-        }                                                                     \
+#define TU_SLICE(s, want)                                                      \
+    do {                                                                       \
+        if (!s_is((s), (want))) {                                              \
+            tu_fail(__FILE__, __LINE__, #s " == " #want);                      \
+            tu_note("  got \"%.*s\"", (int)(s).n, (s).p ? (s).p : "(null)");   \
+        }                                                                      \
     } while (0)
 
 /* Parse `text` (strlen) as a datagram or stream; expect refusal `code`. */
@@ -61,9 +62,9 @@ s_refused(const char *text, size_t n, int flags, int code, const char *why,
     TU_CHECK(req.owned_ == NULL && req.nidentity == 0);
     proto_sip_req_clear(&req);
 }
-#define REFUSED(text, code, why)                                              \
+#define REFUSED(text, code, why)                                               \
     s_refused(text, strlen(text), 0, code, why, __LINE__)
-#define REFUSED_STREAM(text, code, why)                                       \
+#define REFUSED_STREAM(text, code, why)                                        \
     s_refused(text, strlen(text), PROTO_SIP_STREAM, code, why, __LINE__)
 
 /* A minimal valid request with `hdrs` (CRLF-terminated lines) added. */
@@ -127,19 +128,20 @@ TU_TEST(sip_rfc3428_example)
 
 TU_TEST(sip_two_identity_headers_one_compact)
 {
-    char *m = s_req("MESSAGE",
-                    "Identity: eyJh.eyJi.c2ln;info=<https://cert.example/"
-                    "a.pem>;ppt=msg\r\n"
-                    "Content-Type: text/plain\r\n"
-                    "y: e30.e30.YQ;info=<https://x.example/b.pem>;ppt=\"msg\"\r\n"
-                    "Content-Length: 2\r\n",
-                    "hi");
+    char *m =
+        s_req("MESSAGE",
+              "Identity: eyJh.eyJi.c2ln;info=<https://cert.example/"
+              "a.pem>;ppt=msg\r\n"
+              "Content-Type: text/plain\r\n"
+              "y: e30.e30.YQ;info=<https://x.example/b.pem>;ppt=\"msg\"\r\n"
+              "Content-Length: 2\r\n",
+              "hi");
     proto_sip_limits_t l = s_lim();
     proto_sip_req_t r;
     proto_sip_err_t err;
 
-    TU_REQUIRE(proto_sip_parse(m, strlen(m), PROTO_SIP_STREAM, &l, &r,
-                               &err) == SG_OK);
+    TU_REQUIRE(proto_sip_parse(m, strlen(m), PROTO_SIP_STREAM, &l, &r, &err) ==
+               SG_OK);
     TU_INTEQ(r.nidentity, 2);
     TU_SLICE(r.identity[0],
              "eyJh.eyJi.c2ln;info=<https://cert.example/a.pem>;ppt=msg");
@@ -219,8 +221,8 @@ TU_TEST(sip_line_folding_is_unfolded)
     proto_sip_err_t err;
     size_t len;
 
-    TU_REQUIRE(proto_sip_parse(m, strlen(m), PROTO_SIP_STREAM, &l, &r,
-                               &err) == SG_OK);
+    TU_REQUIRE(proto_sip_parse(m, strlen(m), PROTO_SIP_STREAM, &l, &r, &err) ==
+               SG_OK);
     TU_SLICE(r.identity[0], "a.b.c; info=<https://i.example/c.pem> ;ppt=msg");
     TU_INTEQ(r.content_length, 0);
     proto_sip_req_clear(&r);
@@ -434,6 +436,32 @@ TU_TEST(sip_size_limits)
     TU_INTEQ(proto_sip_parse(m, strlen(m), 0, &l, &r, &err), SG_REFUSED);
     TU_INTEQ(err.code, 413);
     free(m);
+    /* Even a limit near SIZE_MAX cannot be passed by overflowing. */
+    l.max_body = SIZE_MAX;
+    l.max_message = SIZE_MAX;
+    m = s_req("MESSAGE", "Content-Length: 99999999999999999999999999999999\r\n",
+              "");
+    TU_INTEQ(proto_sip_parse(m, strlen(m), 0, &l, &r, &err), SG_REFUSED);
+    TU_INTEQ(err.code, 413);
+    TU_INTEQ(proto_sip_frame(m, strlen(m), &l, &len, &err),
+             PROTO_SIP_FRAME_BAD);
+    TU_INTEQ(err.code, 413);
+    free(m);
+    /* Content-Length exactly max_body frames; one more does not. */
+    l = s_lim();
+    l.max_body = 10;
+    m = s_req("MESSAGE", "Content-Type: text/plain\r\nContent-Length: 10\r\n",
+              "0123456789");
+    TU_INTEQ(proto_sip_frame(m, strlen(m), &l, &len, &err),
+             PROTO_SIP_FRAME_ONE);
+    TU_INTEQ(len, strlen(m));
+    free(m);
+    m = s_req("MESSAGE", "Content-Type: text/plain\r\nContent-Length: 11\r\n",
+              "0123456789a");
+    TU_INTEQ(proto_sip_frame(m, strlen(m), &l, &len, &err),
+             PROTO_SIP_FRAME_BAD);
+    TU_STREQ(err.why, "body too large");
+    free(m);
 }
 
 TU_TEST(sip_stream_requires_content_length)
@@ -459,9 +487,9 @@ TU_TEST(sip_stream_requires_content_length)
 
 TU_TEST(sip_framing_content_length_vs_data)
 {
-    char *one = s_req("MESSAGE",
-                      "Content-Type: text/plain\r\nContent-Length: 5\r\n",
-                      "hello");
+    char *one =
+        s_req("MESSAGE", "Content-Type: text/plain\r\nContent-Length: 5\r\n",
+              "hello");
     char *two = s_req("OPTIONS", "Content-Length: 0\r\n", "");
     size_t n1 = strlen(one), n2 = strlen(two), len = 0;
     char *both = malloc(n1 + n2 + 4);
@@ -483,8 +511,7 @@ TU_TEST(sip_framing_content_length_vs_data)
              PROTO_SIP_FRAME_ONE);
     TU_INTEQ(len, 4 + n1);
     /* Content-Length smaller than the data: the rest is the next request. */
-    TU_INTEQ(proto_sip_parse(both, len, PROTO_SIP_STREAM, &l, &r, &err),
-             SG_OK);
+    TU_INTEQ(proto_sip_parse(both, len, PROTO_SIP_STREAM, &l, &r, &err), SG_OK);
     TU_CHECK(memcmp(r.body, "hello", 5) == 0 && r.body_len == 5);
     proto_sip_req_clear(&r);
     TU_INTEQ(proto_sip_frame(both + len, n2, &l, &len, &err),
@@ -494,8 +521,7 @@ TU_TEST(sip_framing_content_length_vs_data)
     TU_INTEQ(r.method_id, PROTO_SIP_OPTIONS);
     proto_sip_req_clear(&r);
     /* A stream frame must end with the body. */
-    TU_INTEQ(proto_sip_parse(both + 4, n1 + n2, PROTO_SIP_STREAM, &l, &r,
-                             &err),
+    TU_INTEQ(proto_sip_parse(both + 4, n1 + n2, PROTO_SIP_STREAM, &l, &r, &err),
              SG_REFUSED);
     TU_STREQ(err.why, "data after the body");
     /* As a datagram, the bytes past Content-Length are ignored (18.3). */
@@ -738,8 +764,8 @@ TU_TEST(sip_response_copies_the_transaction)
     proto_sip_req_clear(&r);
 
     /* A To that has a tag keeps it and gets no second one. */
-    TU_REQUIRE(proto_sip_parse(s_rfc3428, strlen(s_rfc3428), 0, &l, &r,
-                               &err) == SG_OK);
+    TU_REQUIRE(proto_sip_parse(s_rfc3428, strlen(s_rfc3428), 0, &l, &r, &err) ==
+               SG_OK);
     r.to_tag = r.from_tag; /* pretend an in-dialog request */
     TU_REQUIRE(proto_sip_response(&r, 415, "Unsupported Media Type",
                                   "Accept: text/plain\r\n", "zz", &out,
@@ -753,12 +779,12 @@ TU_TEST(sip_response_copies_the_transaction)
 TU_TEST(sip_response_refuses_injection)
 {
     static const char *const bad_extra[] = {
-        "X-A: 1",                   /* no CRLF */
+        "X-A: 1",                    /* no CRLF */
         "X-A: 1\r\nInjected",        /* a line without CRLF */
-        "X-A: 1\r\n\r\nbody",       /* an empty line ends the headers */
-        "X-A: 1\nX-B: 2\r\n",       /* bare LF */
+        "X-A: 1\r\n\r\nbody",        /* an empty line ends the headers */
+        "X-A: 1\nX-B: 2\r\n",        /* bare LF */
         "Via: SIP/2.0/UDP evil\r\n", /* a field the builder writes */
-        "l: 5\r\n",                 /* compact Content-Length */
+        "l: 5\r\n",                  /* compact Content-Length */
         ": novalue\r\n",
         "X-A: a\x01\r\n",
     };
@@ -768,12 +794,12 @@ TU_TEST(sip_response_refuses_injection)
     char *out = (char *)1;
     size_t len;
 
-    TU_REQUIRE(proto_sip_parse(s_rfc3428, strlen(s_rfc3428), 0, &l, &r,
-                               &err) == SG_OK);
+    TU_REQUIRE(proto_sip_parse(s_rfc3428, strlen(s_rfc3428), 0, &l, &r, &err) ==
+               SG_OK);
     for (size_t i = 0; i < SG_NELEM(bad_extra); i++) {
-        TU_INTEQ(proto_sip_response(&r, 200, "OK", bad_extra[i], "t", &out,
-                                    &len),
-                 SG_REFUSED);
+        TU_INTEQ(
+            proto_sip_response(&r, 200, "OK", bad_extra[i], "t", &out, &len),
+            SG_REFUSED);
         TU_CHECK(out == NULL);
     }
     TU_INTEQ(proto_sip_response(&r, 200, "OK\r\nVia: x", NULL, "t", &out, &len),
@@ -795,11 +821,11 @@ TU_TEST(sip_response_refuses_injection)
              SG_REFUSED);
     proto_sip_req_clear(&r);
     /* A UTF-8 reason phrase is fine (RFC 3261 25.1). */
-    TU_REQUIRE(proto_sip_parse(s_rfc3428, strlen(s_rfc3428), 0, &l, &r,
-                               &err) == SG_OK);
-    TU_INTEQ(proto_sip_response(&r, 202, "Accept\xc3\xa9", NULL, "t", &out,
-                                &len),
-             SG_OK);
+    TU_REQUIRE(proto_sip_parse(s_rfc3428, strlen(s_rfc3428), 0, &l, &r, &err) ==
+               SG_OK);
+    TU_INTEQ(
+        proto_sip_response(&r, 202, "Accept\xc3\xa9", NULL, "t", &out, &len),
+        SG_OK);
     free(out);
     proto_sip_req_clear(&r);
 }

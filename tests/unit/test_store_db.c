@@ -11,6 +11,7 @@ static const store_sched_conf s_sc = {.backoff_min_ms = 1000,
                                       .backoff_max_ms = 8000,
                                       .lifetime_ms = 100000,
                                       .dead_keep_ms = 5000,
+                                      .done_keep_ms = 5000,
                                       .lease_ms = 10000};
 
 static const char *
