@@ -10,6 +10,15 @@
  *
  * info, alg and ppt are the parameters we know; a second occurrence of any
  * of them is malformed (which one would count?).  Others are skipped.
+ *
+ * RFC 8224's ABNF writes info as the first parameter, but parameter order
+ * carries no meaning in SIP (RFC 3261 7.3.1 and 19.1.4 compare parameters
+ * irrespective of order) and a proxy may re-serialize the header, so info
+ * is accepted anywhere among the parameters; we always emit it first.
+ * Parameter names are case-insensitive (RFC 3261 7.3.1); the values of alg
+ * and ppt are compared case-sensitively by the verifier, because they must
+ * equal the JOSE `alg` (case-sensitive, RFC 7515 4.1.1) and the PASSporT
+ * `ppt` (RFC 8224 4.1).
  */
 #include "proto/proto_identity.h"
 

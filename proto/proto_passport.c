@@ -108,6 +108,20 @@ s_iat(const json_t *v, int64_t *out)
 }
 
 /*
+ * A `tn` claim value is canonical (RFC 8225 5.2.1.1, RFC 8224 8.3 step 4):
+ * tn-spec = 1*("#" / "*" / DIGIT).  Anything else ("+1 215...", a name)
+ * is not a telephone number: taken as one it could never match signaling,
+ * yet an spc entry without an SPC map would still "cover" it.
+ */
+static int
+s_tn_spec(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n > 0 && strspn(s, "0123456789#*") == n;
+}
+
+/*
  * orig: exactly one member, "tn" or "uri", holding a non-empty string
  * (RFC 8225 5.2.1: "MUST only contain one identity").
  */
@@ -120,6 +134,8 @@ s_orig(proto_passport_t *self)
     if (!json_is_object(o) || json_object_size(o) != 1)
         return 0;
     if (!s_string(o, "tn", 0, &tn) || !s_string(o, "uri", 0, &uri))
+        return 0;
+    if (tn != NULL && !s_tn_spec(tn))
         return 0;
     if (tn != NULL) {
         self->orig_kind = PROTO_IDENT_TN;
@@ -134,11 +150,14 @@ s_orig(proto_passport_t *self)
 }
 
 /*
- * One dest member: an array of non-empty strings, or (RFC 8946's div-o
- * example, DESIGN.md 3.3) a single string.  Absent is an empty list.
+ * One dest member: an array of non-empty strings, or, for "tn" only (RFC
+ * 8946's div-o example, DESIGN.md 3.3), a single string.  No RFC example
+ * writes a "uri" string, so that shape stays malformed.  Absent is an empty
+ * list.  `tn` entries must be tn-spec.
  */
 static int
-s_dest_list(const json_t *v, size_t *total, const char ***arr, size_t *n)
+s_dest_list(const json_t *v, int tn, size_t *total, const char ***arr,
+            size_t *n)
 {
     size_t count, i;
     const json_t *m;
@@ -147,7 +166,7 @@ s_dest_list(const json_t *v, size_t *total, const char ***arr, size_t *n)
     *n = 0;
     if (v == NULL)
         return 1;
-    if (json_is_string(v))
+    if (json_is_string(v) && tn)
         count = 1;
     else if (json_is_array(v))
         count = json_array_size(v);
@@ -160,14 +179,15 @@ s_dest_list(const json_t *v, size_t *total, const char ***arr, size_t *n)
         return 1;
     *arr = sg_calloc(count, sizeof(**arr));
     if (json_is_string(v)) {
-        if (json_string_length(v) == 0)
+        if (json_string_length(v) == 0 || !s_tn_spec(json_string_value(v)))
             return 0;
         (*arr)[0] = json_string_value(v);
         *n = 1;
         return 1;
     }
     json_array_foreach (v, i, m) {
-        if (!json_is_string(m) || json_string_length(m) == 0)
+        if (!json_is_string(m) || json_string_length(m) == 0 ||
+            (tn && !s_tn_spec(json_string_value(m))))
             return 0;
         (*arr)[i] = json_string_value(m);
     }
@@ -187,15 +207,42 @@ s_dest(proto_passport_t *self)
 
     if (!json_is_object(d))
         return 0;
-    if (!s_dest_list(json_object_get(d, "tn"), &total, &self->dest_tn,
+    if (!s_dest_list(json_object_get(d, "tn"), 1, &total, &self->dest_tn,
                      &self->n_dest_tn) ||
-        !s_dest_list(json_object_get(d, "uri"), &total, &self->dest_uri,
+        !s_dest_list(json_object_get(d, "uri"), 0, &total, &self->dest_uri,
                      &self->n_dest_uri))
         return 0;
     return total > 0;
 }
 
-/* The header and payload checks, in the order of proto_passport.h. */
+/* RFC 8225 section 5: "Claim names MUST use the US-ASCII character set"
+ * (values may be UTF-8).  Member names of nested objects are not claims. */
+static int
+s_claim_names_ascii(const json_t *payload)
+{
+    const char *key;
+    const json_t *v;
+
+    json_object_foreach ((json_t *)payload, key, v) {
+        for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+            if (*p > 0x7f)
+                return 0;
+    }
+    return 1;
+}
+
+/*
+ * The header and payload checks, in the order of proto_passport.h.
+ *
+ * `typ` is compared case-sensitively although RFC 7515 4.1.9 calls media
+ * types case-insensitive: RFC 8225 4.1 fixes the value "passport", every
+ * RFC example writes it so, and DESIGN.md 3.3 lists the only liberties we
+ * take; "PASSporT" is not among them.
+ *
+ * `crit` (RFC 7515 4.1.11): a JWS listing extensions the recipient does not
+ * understand MUST be rejected.  PASSporT defines none and we implement
+ * none, so any `crit` member makes the token malformed.
+ */
 static int
 s_claims(proto_passport_t *self)
 {
@@ -203,6 +250,10 @@ s_claims(proto_passport_t *self)
     const json_t *iat;
 
     if (!s_string(self->header, "typ", 1, &typ) || strcmp(typ, "passport") != 0)
+        return 0;
+    if (json_object_get(self->header, "crit") != NULL)
+        return 0;
+    if (!s_claim_names_ascii(self->payload))
         return 0;
     self->typ = typ;
     if (!s_string(self->header, "alg", 1, &self->alg) ||

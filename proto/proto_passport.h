@@ -49,8 +49,9 @@ typedef struct {
 /*
  * Parse a full-form token of `n` bytes.  Checks: three non-empty segments,
  * strict base64url, JSON objects, `typ` == "passport" (case-sensitive),
- * `alg`, `x5u`, `iat`, `orig`, `dest` present and well-typed, signature of
- * exactly 64 octets.  An alg other than ES256 is REASON_UNSUPPORTED_ALG (the
+ * no `crit`, ASCII claim names, `alg`, `x5u`, `iat`, `orig`, `dest`
+ * present and well-typed (`tn` values tn-spec), signature of exactly 64
+ * octets.  An alg other than ES256 is REASON_UNSUPPORTED_ALG (the
  * rest must still be well formed).  Returns REASON_OK and a new passport in
  * *out, else a reason (REASON_MALFORMED_PASSPORT or
  * REASON_UNSUPPORTED_ALG) and *out = NULL.

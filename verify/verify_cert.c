@@ -506,7 +506,21 @@ s_parse_exts(verify_chain_t *self, const verify_trust_t *trust, char *detail,
     return REASON_OK;
 }
 
-/* Validity window over the path: latest notBefore, earliest notAfter. */
+/*
+ * Validity window over the path: latest notBefore, earliest notAfter, both
+ * inclusive (RFC 5280 4.1.2.5: "from notBefore through notAfter,
+ * inclusive").
+ *
+ * The trust anchor is part of the window on purpose.  RFC 5280 6.1 treats
+ * an anchor as a bare key and never looks at its dates, but DESIGN.md 5
+ * says every CA on the path is valid at iat, and the anchor's notAfter is
+ * its own issuer's statement of how long its key may be relied on: an
+ * anchor that had already expired when the PASSporT was signed vouches for
+ * nothing.  It is also what `openssl verify` does (it checks the anchor's
+ * time too), so an operator checking a chain by hand sees the same answer.
+ * The cost is only that an expired anchor must be replaced in the trust
+ * file, which the STI-PA trust list does anyway.
+ */
 static proto_reason
 s_window(verify_chain_t *self, char *detail, size_t detailsz)
 {
@@ -581,6 +595,30 @@ s_read_pem_list(const char *pem, size_t n, char *detail, size_t detailsz)
 fail:
     ERR_clear_error();
     sk_X509_pop_free(list, X509_free);
+    return NULL;
+}
+
+/*
+ * RFC 5280 4.2.1.3: when keyUsage is present, a key that verifies
+ * signatures other than on certificates and CRLs (here: PASSporTs) must
+ * have digitalSignature.  X509_verify_cert checks the leaf's key usage only
+ * against a purpose, and none is set (there is no STIR purpose), so it is
+ * checked here.  A leaf without keyUsage is allowed (RFC 5280 does not
+ * require the extension; RFC 8226 profiles do not either).
+ *
+ * CA certificates need no such check here: OpenSSL 3 requires
+ * basicConstraints cA=TRUE of every intermediate ("X509_V_FLAG_X509_STRICT
+ * is implicit for intermediate CAs") and keyCertSign when keyUsage is
+ * present; a unit test pins that.
+ */
+static const char *
+s_leaf_usage(X509 *leaf)
+{
+    uint32_t flags = X509_get_extension_flags(leaf);
+
+    if ((flags & EXFLAG_KUSAGE) &&
+        !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
+        return "leaf keyUsage lacks digitalSignature (RFC 5280 4.2.1.3)";
     return NULL;
 }
 
@@ -675,6 +713,10 @@ verify_chain_build(verify_trust_t *trust, const char *pem, size_t n,
         s_why(detail, detailsz, "leaf key: %s", why ? why : "unusable");
         r = REASON_CERT_UNTRUSTED;
     }
+    if (r == REASON_OK && (why = s_leaf_usage(leaf)) != NULL) {
+        s_why(detail, detailsz, "%s", why);
+        r = REASON_CERT_UNTRUSTED;
+    }
     r2 = s_window(self, r == REASON_OK ? detail : NULL, detailsz);
     if (r == REASON_OK)
         r = r2;
@@ -750,6 +792,18 @@ verify_chain_check_at(const verify_chain_t *self, int64_t t)
  * list on the path limits it.  A leaf without a TNAuthList authorizes
  * nothing (every STIR end-entity certificate carries one), so the chain
  * still builds but no TN is covered.
+ *
+ * RFC 9060 s4 ("encompassed by" the parent's list) is checked for the TN
+ * at hand, not list against list: the TN must be covered by every list on
+ * the path.  That is exactly the question a verdict needs, and it is
+ * defined for SPC entries too, which a list-to-list comparison is not
+ * without an SPC map.  Consequence, by DESIGN.md 3.6: without a map an spc
+ * entry covers any TN at every level, so a delegate's SPC is not compared
+ * with its CA's SPC.
+ *
+ * XXX TNAuthList by reference (AIA id-ad-stirTNList, RFC 8226 s10.1) is
+ * not fetched: a leaf carrying only the AIA form covers no TN.  Fixing it
+ * needs an HTTPS fetch of application/tnauthlist through the x5u fetcher.
  */
 proto_reason
 verify_chain_check_tn(const verify_chain_t *self, const verify_trust_t *trust,

@@ -107,6 +107,63 @@ s_kind(proto_ident_kind k)
     return k == PROTO_IDENT_TN ? "tn" : "uri";
 }
 
+static int
+s_strcmp_p(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A new sorted copy of a borrowed-string list (NULL when n is 0). */
+static const char **
+s_sorted(const char **v, size_t n)
+{
+    const char **c;
+
+    if (n == 0)
+        return NULL;
+    c = sg_calloc(n, sizeof(*c));
+    memcpy(c, v, n * sizeof(*c));
+    qsort(c, n, sizeof(*c), s_strcmp_p);
+    return c;
+}
+
+/*
+ * Step 6 for dest: the index of the first signaling dest that the
+ * PASSporT does not list, or n_dest when all are listed.  Both lists come
+ * from outside (up to PROTO_PASSPORT_MAX_DEST signed entries, as many
+ * signaling recipients as the API allows), so a linear has_dest per
+ * recipient would be quadratic; with more than one recipient the signed
+ * lists are sorted once and searched.
+ */
+static size_t
+s_first_missing_dest(const proto_passport_t *pp, const proto_ident_t *dest,
+                     size_t n_dest)
+{
+    const char **tn, **uri, *key;
+    size_t i;
+
+    if (n_dest <= 1)
+        return n_dest == 1 && !proto_passport_has_dest(pp, &dest[0]) ? 0
+                                                                     : n_dest;
+    tn = s_sorted(pp->dest_tn, pp->n_dest_tn);
+    uri = s_sorted(pp->dest_uri, pp->n_dest_uri);
+    for (i = 0; i < n_dest; i++) {
+        const char **list = dest[i].kind == PROTO_IDENT_TN    ? tn
+                            : dest[i].kind == PROTO_IDENT_URI ? uri
+                                                              : NULL;
+        size_t n =
+            dest[i].kind == PROTO_IDENT_TN ? pp->n_dest_tn : pp->n_dest_uri;
+
+        key = dest[i].value;
+        if (list == NULL ||
+            bsearch(&key, list, n, sizeof(*list), s_strcmp_p) == NULL)
+            break;
+    }
+    sg_free(tn);
+    sg_free(uri);
+    return i;
+}
+
 proto_reason
 verify_passport(const verify_ctx_t *ctx, const verify_input_t *in,
                 verify_result_t *res)
@@ -232,15 +289,14 @@ verify_passport(const verify_ctx_t *ctx, const verify_input_t *in,
                sg_log_quote(pp->orig, strlen(pp->orig), q2, 60));
         goto out;
     }
-    for (i = 0; in->dest != NULL && i < in->n_dest; i++) {
-        if (!proto_passport_has_dest(pp, &in->dest[i])) {
-            s_fail(res, REASON_DEST_MISMATCH,
-                   "signaling dest %s \"%s\" is not in the PASSporT dest",
-                   s_kind(in->dest[i].kind),
-                   sg_log_quote(in->dest[i].value, strlen(in->dest[i].value),
-                                q1, 60));
-            goto out;
-        }
+    if (in->dest != NULL &&
+        (i = s_first_missing_dest(pp, in->dest, in->n_dest)) < in->n_dest) {
+        s_fail(
+            res, REASON_DEST_MISMATCH,
+            "signaling dest %s \"%s\" is not in the PASSporT dest",
+            s_kind(in->dest[i].kind),
+            sg_log_quote(in->dest[i].value, strlen(in->dest[i].value), q1, 60));
+        goto out;
     }
 
     /* 7: the chain behind x5u (cache or fetch); its reason passes through. */

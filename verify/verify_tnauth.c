@@ -507,6 +507,14 @@ verify_jcc_check(const verify_jcc_t *self, const json_t *payload)
         const json_t *v = json_object_get(payload, p->claim);
         int found = 0;
 
+        /*
+         * RFC 8226 s8 / RFC 9118 s3: "If the claim name is present, the
+         * claim MUST contain one of the listed values", so an absent claim
+         * passes (mustInclude is the tool for requiring it).  The listed
+         * values are UTF8Strings: a number, object or array can equal none
+         * of them and fails closed, rather than being compared through some
+         * serialization the RFCs do not define.
+         */
         if (v == NULL)
             continue;
         if (!json_is_string(v))

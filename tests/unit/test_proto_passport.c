@@ -461,9 +461,15 @@ TU_TEST(passport_claims_liberal_inputs)
                                  "\"sip:c@d\"},\"attest\":\"A\",\"x\":[1]}"),
              REASON_OK);
     /* Reals and other junk in claims we do not read are not ours. */
-    TU_INTEQ(s_parse_json(S_HDR "\n", "{\"dest\":{\"uri\":\"sip:a@b\"},"
+    TU_INTEQ(s_parse_json(S_HDR "\n", "{\"dest\":{\"uri\":[\"sip:a@b\"]},"
                                       "\"iat\":1,\"orig\":{\"tn\":\"2\"},"
                                       "\"z\":1.5}"),
+             REASON_OK);
+    /* DESIGN.md 3.3: a dest.tn string (RFC 8946 div-o); '#' and '*' are
+     * tn-spec; non-ASCII is fine in values and in nested member names. */
+    TU_INTEQ(s_parse_json(S_HDR, "{\"dest\":{\"tn\":\"*67#\"},\"iat\":1,"
+                                 "\"orig\":{\"tn\":\"#2*\"},"
+                                 "\"x\":{\"\u00e9\":\"\u00e9\"}}"),
              REASON_OK);
 
     /* msgi is read only in msg PASSporTs (RFC 9475 3.2). */
@@ -488,6 +494,48 @@ TU_TEST(passport_claims_liberal_inputs)
     TU_CHECK(pp != NULL && pp->msgi == NULL); /* optional in msg */
     proto_passport_destroy(&pp);
     free(t);
+}
+
+/*
+ * Regression: inputs more liberal than DESIGN.md 3.3 or against a MUST of
+ * RFC 8225 / RFC 7515 were accepted.
+ */
+TU_TEST(passport_claims_strict_beyond_design_3_3)
+{
+    /* Only dest.tn may be a string; dest.uri must be an array. */
+    TU_INTEQ(s_parse_json(S_HDR, "{\"dest\":{\"uri\":\"sip:a@b\"},"
+                                 "\"iat\":1,\"orig\":{\"tn\":\"2\"}}"),
+             REASON_MALFORMED_PASSPORT);
+    /* RFC 8225 5: claim names are US-ASCII. */
+    TU_INTEQ(s_parse_json(S_HDR, "{\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
+                                 "\"orig\":{\"tn\":\"2\"},\"\u00e9\":1}"),
+             REASON_MALFORMED_PASSPORT);
+    TU_INTEQ(s_parse_json(S_HDR, "{\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
+                                 "\"orig\":{\"tn\":\"2\"},\"a\u4e2d\":1}"),
+             REASON_MALFORMED_PASSPORT);
+    /* RFC 8225 5.2.1.1 / RFC 8224 8.3: tn values are tn-spec. */
+    TU_INTEQ(s_parse_json(S_HDR, "{\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
+                                 "\"orig\":{\"tn\":\"+12155551212\"}}"),
+             REASON_MALFORMED_PASSPORT);
+    TU_INTEQ(s_parse_json(S_HDR, "{\"dest\":{\"tn\":[\"1\"]},\"iat\":1,"
+                                 "\"orig\":{\"tn\":\"alice\"}}"),
+             REASON_MALFORMED_PASSPORT);
+    TU_INTEQ(s_parse_json(S_HDR, "{\"dest\":{\"tn\":[\"1\",\"215 555\"]},"
+                                 "\"iat\":1,\"orig\":{\"tn\":\"2\"}}"),
+             REASON_MALFORMED_PASSPORT);
+    TU_INTEQ(s_parse_json(S_HDR, "{\"dest\":{\"tn\":\"1-2\"},\"iat\":1,"
+                                 "\"orig\":{\"tn\":\"2\"}}"),
+             REASON_MALFORMED_PASSPORT);
+    /* RFC 7515 4.1.11: we understand no crit extension. */
+    TU_INTEQ(s_parse_json("{\"alg\":\"ES256\",\"crit\":[\"exp\"],"
+                          "\"exp\":1,\"typ\":\"passport\","
+                          "\"x5u\":\"https://x/c\"}",
+                          S_PL),
+             REASON_MALFORMED_PASSPORT);
+    TU_INTEQ(s_parse_json("{\"alg\":\"ES256\",\"crit\":[],"
+                          "\"typ\":\"passport\",\"x5u\":\"https://x/c\"}",
+                          S_PL),
+             REASON_MALFORMED_PASSPORT);
 }
 
 TU_TEST(passport_claims_malformed)

@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -456,4 +457,139 @@ TU_TEST(verify_pki_write_file_mode)
     TU_STREQ(back, "two");
     free(back);
     TU_CHECK(verify_pki_write_file("/nonexistent/dir/x", "x", 0600) == SG_ERR);
+}
+
+/*
+ * Replace (or with value NULL, drop) one extension of `cert` and re-sign it
+ * with `issuer_key`; the SKI/AKI stay, so the path still links.
+ */
+static int
+s_reissue(X509 *cert, int nid, const char *value, EVP_PKEY *issuer_key)
+{
+    int i;
+
+    while ((i = X509_get_ext_by_NID(cert, nid, -1)) >= 0)
+        X509_EXTENSION_free(X509_delete_ext(cert, i));
+    if (value != NULL) {
+        X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, nid, value);
+
+        if (ext == NULL || X509_add_ext(cert, ext, -1) != 1) {
+            X509_EXTENSION_free(ext);
+            return -1;
+        }
+        X509_EXTENSION_free(ext);
+    }
+    return X509_sign(cert, issuer_key, EVP_sha256()) > 0 ? 0 : -1;
+}
+
+/* Rebuild fx's chain PEM from its (re-issued) leaf and intermediate. */
+static proto_reason
+s_rebuild_from(fx_t *fx)
+{
+    char *leaf_pem = verify_pki_cert_pem(fx->leaf);
+    char *inter_pem = verify_pki_cert_pem(fx->inter);
+
+    free(fx->chain_pem);
+    fx->chain_pem = fx_concat(leaf_pem, inter_pem);
+    free(leaf_pem);
+    free(inter_pem);
+    fx_rebuild(fx);
+    return fx->chain_reason;
+}
+
+/*
+ * Regression: a leaf whose keyUsage lacks digitalSignature was accepted as
+ * a PASSporT signer (RFC 5280 4.2.1.3); no keyUsage at all is fine.
+ */
+TU_TEST(verify_cert_leaf_key_usage)
+{
+    fx_t fx;
+
+    TU_REQUIRE(fx_init(&fx, NULL) == 0);
+    TU_REQUIRE(s_reissue(fx.leaf, NID_key_usage, "critical,keyCertSign",
+                         fx.inter_key) == 0);
+    TU_INTEQ(s_rebuild_from(&fx), REASON_CERT_UNTRUSTED);
+    TU_CHECK(strstr(fx.detail, "digitalSignature") != NULL);
+    TU_REQUIRE(s_reissue(fx.leaf, NID_key_usage,
+                         "critical,nonRepudiation,keyAgreement",
+                         fx.inter_key) == 0);
+    TU_INTEQ(s_rebuild_from(&fx), REASON_CERT_UNTRUSTED);
+    TU_REQUIRE(s_reissue(fx.leaf, NID_key_usage,
+                         "critical,digitalSignature,nonRepudiation",
+                         fx.inter_key) == 0);
+    TU_INTEQ(s_rebuild_from(&fx), REASON_OK);
+    TU_REQUIRE(s_reissue(fx.leaf, NID_key_usage, NULL, fx.inter_key) == 0);
+    TU_INTEQ(s_rebuild_from(&fx), REASON_OK);
+    fx_fini(&fx);
+}
+
+/*
+ * Pins what verify_cert.c relies on OpenSSL for: an intermediate must be
+ * a CA by basicConstraints (keyCertSign alone, or CA:FALSE, is not), and a
+ * CA keyUsage without keyCertSign cannot sign certificates.
+ */
+TU_TEST(verify_cert_intermediate_must_be_ca)
+{
+    fx_t fx;
+
+    TU_REQUIRE(fx_init(&fx, NULL) == 0);
+    TU_REQUIRE(s_reissue(fx.inter, NID_basic_constraints, NULL, fx.root_key) ==
+               0);
+    TU_INTEQ(s_rebuild_from(&fx), REASON_CERT_UNTRUSTED);
+    TU_REQUIRE(s_reissue(fx.inter, NID_basic_constraints, "critical,CA:FALSE",
+                         fx.root_key) == 0);
+    TU_INTEQ(s_rebuild_from(&fx), REASON_CERT_UNTRUSTED);
+    TU_REQUIRE(s_reissue(fx.inter, NID_basic_constraints, "critical,CA:TRUE",
+                         fx.root_key) == 0);
+    TU_INTEQ(s_rebuild_from(&fx), REASON_OK);
+    TU_REQUIRE(s_reissue(fx.inter, NID_key_usage, "critical,digitalSignature",
+                         fx.root_key) == 0);
+    TU_INTEQ(s_rebuild_from(&fx), REASON_CERT_UNTRUSTED);
+    TU_REQUIRE(s_reissue(fx.inter, NID_key_usage, "critical,keyCertSign",
+                         fx.root_key) == 0);
+    TU_INTEQ(s_rebuild_from(&fx), REASON_OK);
+    fx_fini(&fx);
+}
+
+/*
+ * The trust anchor is inside the validity window (a documented choice in
+ * verify_cert.c s_window): an anchor expired at iat makes the path expired
+ * at iat, inclusive bounds on both ends.
+ */
+TU_TEST(verify_cert_anchor_in_window)
+{
+    fx_t fx;
+    verify_pki_cert_opts c;
+    X509 *root;
+    char *pem, why[200];
+    verify_trust_t *trust;
+    verify_chain_t *ch = NULL;
+    char detail[256];
+
+    TU_REQUIRE(fx_init(&fx, NULL) == 0);
+    /* The same root key and name, valid only until FX_IAT - 10. */
+    memset(&c, 0, sizeof(c));
+    c.cn = "Test STI Root";
+    c.is_ca = 1;
+    c.not_before = FX_IAT - 3650 * FX_DAY;
+    c.not_after = FX_IAT - 10;
+    root = verify_pki_cert(&c, fx.root_key, NULL, NULL);
+    TU_REQUIRE(root != NULL);
+    pem = verify_pki_cert_pem(root);
+    trust = verify_trust_new();
+    TU_REQUIRE(verify_trust_add_ca_pem(trust, pem, strlen(pem), why,
+                                       sizeof(why)) == SG_OK);
+    TU_INTEQ(verify_chain_build(trust, fx.chain_pem, strlen(fx.chain_pem), &ch,
+                                detail, sizeof(detail)),
+             REASON_OK);
+    TU_REQUIRE(ch != NULL);
+    TU_INTEQ(verify_chain_not_after(ch), FX_IAT - 10);
+    TU_INTEQ(verify_chain_check_at(ch, FX_IAT - 10), REASON_OK);
+    TU_INTEQ(verify_chain_check_at(ch, FX_IAT - 9), REASON_CERT_EXPIRED);
+    TU_INTEQ(verify_chain_check_at(ch, FX_IAT), REASON_CERT_EXPIRED);
+    verify_chain_destroy(&ch);
+    verify_trust_destroy(&trust);
+    free(pem);
+    X509_free(root);
+    fx_fini(&fx);
 }

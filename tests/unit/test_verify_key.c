@@ -1,6 +1,7 @@
 /*
  * Unit tests: ES256 keys and the raw R||S primitive against the vectors of
- * STIR.md section 9 (T1-T6, D2, D3), round trips, edge signatures, speed.
+ * STIR.md section 9 (T1-T6, D2, D3), round trips, edge signatures.
+ * (Speed lives in bench/bench_stir, never in a test.)
  */
 #include "lib/sg.h"
 #include "proto/proto_msgi.h"
@@ -424,65 +425,3 @@ TU_TEST(verify_key_file_mode)
     TU_CHECK(verify_key_from_file("/nonexistent/key.pem", &why) == NULL);
 }
 
-/*
- * DESIGN.md section 7: ES256 verify with a cached key must reach 0.80 of
- * a raw EVP_PKEY_verify over a 32-octet digest, sign 0.60 of a raw
- * EVP_PKEY_sign.  Best-of-rounds timing, interleaved, so other load on
- * the machine hits both sides alike.
- */
-#define PERF_ROUNDS 15
-#define PERF_BATCH 40
-
-TU_TEST(verify_key_speed_vs_raw)
-{
-    verify_key_t *k = tv_key(TV_RFC8946_PRIV);
-    EVP_PKEY_CTX *vctx, *sctx;
-    uint8_t md[32] = {1}, der[80], der2[80], sig[64];
-    size_t derlen = sizeof(der), l;
-    double best[4] = {1e9, 1e9, 1e9, 1e9}, t;
-    int round, i, fails = 0;
-
-    TU_REQUIRE(k != NULL);
-    vctx = EVP_PKEY_CTX_new(verify_key_get0_pkey(k), NULL);
-    sctx = EVP_PKEY_CTX_new(verify_key_get0_pkey(k), NULL);
-    TU_REQUIRE(EVP_PKEY_verify_init(vctx) == 1);
-    TU_REQUIRE(EVP_PKEY_sign_init(sctx) == 1);
-    TU_REQUIRE(EVP_PKEY_sign(sctx, der, &derlen, md, 32) == 1);
-    TU_REQUIRE(verify_es256_sign(k, TV_D2_TOKEN, 300, sig) == SG_OK);
-    for (round = 0; round < PERF_ROUNDS; round++) {
-        t = tv_now_s();
-        for (i = 0; i < PERF_BATCH; i++)
-            fails += EVP_PKEY_verify(vctx, der, derlen, md, 32) != 1;
-        t = tv_now_s() - t;
-        best[0] = t < best[0] ? t : best[0];
-        t = tv_now_s();
-        for (i = 0; i < PERF_BATCH; i++)
-            fails += verify_es256_verify(k, TV_D2_TOKEN, 300, sig) != 1;
-        t = tv_now_s() - t;
-        best[1] = t < best[1] ? t : best[1];
-        t = tv_now_s();
-        for (i = 0; i < PERF_BATCH; i++) {
-            l = sizeof(der2);
-            fails += EVP_PKEY_sign(sctx, der2, &l, md, 32) != 1;
-        }
-        t = tv_now_s() - t;
-        best[2] = t < best[2] ? t : best[2];
-        t = tv_now_s();
-        for (i = 0; i < PERF_BATCH; i++)
-            fails += verify_es256_sign(k, TV_D2_TOKEN, 300, sig) != SG_OK;
-        t = tv_now_s() - t;
-        best[3] = t < best[3] ? t : best[3];
-    }
-    TU_INTEQ(fails, 0);
-    tu_note("    verify: raw %.0f/s, es256 %.0f/s (%.2f); sign: raw %.0f/s, "
-            "es256 %.0f/s (%.2f)",
-            PERF_BATCH / best[0], PERF_BATCH / best[1], best[0] / best[1],
-            PERF_BATCH / best[2], PERF_BATCH / best[3], best[2] / best[3]);
-    if (!TV_SANITIZED) {
-        TU_CHECK(best[0] / best[1] >= 0.80);
-        TU_CHECK(best[2] / best[3] >= 0.60);
-    }
-    EVP_PKEY_CTX_free(vctx);
-    EVP_PKEY_CTX_free(sctx);
-    verify_key_destroy(&k);
-}

@@ -85,26 +85,4 @@ tv_jws_verify(verify_key_t *key, const char *token)
     return verify_es256_verify(key, token, (size_t)(dot - token), sig);
 }
 
-/* Sanitizers slow our code (instrumented) and not libcrypto's, so speed
- * ratios are only asserted in plain builds. */
-#if defined(__SANITIZE_ADDRESS__)
-#define TV_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TV_SANITIZED 1
-#endif
-#endif
-#ifndef TV_SANITIZED
-#define TV_SANITIZED 0
-#endif
-
-static inline double
-tv_now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 #endif
