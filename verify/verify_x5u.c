@@ -467,6 +467,7 @@ typedef struct {
 
 struct verify_x5u_fetcher {
     CURLM *multi;
+    CURLSH *share; /* TLS sessions, across the transfers of this fetcher */
     verify_x5u_policy_t pol;
     char *tls_ca;
     s_sock *socks;
@@ -703,6 +704,40 @@ s_on_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr) {
     return socket(addr->family, addr->socktype, addr->protocol);
 }
 
+/*
+ * Which CAs check the repositories' TLS servers.  libcurl keeps the parsed
+ * CA store in the multi handle and reuses it for later connections, but
+ * only when the store comes from a CA file alone: the CA directory
+ * Debian's libcurl sets by default (/etc/ssl/certs) disables that cache,
+ * and every new connection read and parsed the whole bundle again (144
+ * certificates, ~16 ms, some twenty handshakes' worth).  So the directory
+ * is cleared:
+ *   - with x5u.tls_ca, the file is then the only source, as the policy
+ *     says ("instead of the system bundle"; the system directory was
+ *     trusted as well before);
+ *   - without it, the system bundle file, when libcurl has one (on Debian
+ *     it holds what the directory holds); a libcurl built with only a CA
+ *     directory keeps it, and the parse.
+ * The store is kept S_CA_CACHE_S rather than libcurl's 24 h, so a bundle
+ * changed on disk (a CA withdrawn) applies within that time without a
+ * restart, for one parse per period.
+ */
+#define S_CA_CACHE_S 3600L
+
+static CURLcode
+s_ca_options(const verify_x5u_fetcher_t *self, CURL *e) {
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    CURLcode cc = CURLE_OK;
+
+    if (self->tls_ca != NULL)
+        cc = curl_easy_setopt(e, CURLOPT_CAINFO, self->tls_ca);
+    if (cc == CURLE_OK && (self->tls_ca != NULL || v->cainfo != NULL))
+        cc = curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    if (cc == CURLE_OK)
+        cc = curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, S_CA_CACHE_S);
+    return cc;
+}
+
 static int
 s_on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *sockp) {
     verify_x5u_fetcher_t *self = userp;
@@ -768,6 +803,26 @@ verify_x5u_fetcher_new(const verify_x5u_policy_t *pol) {
     curl_multi_setopt(self->multi, CURLMOPT_SOCKETDATA, self);
     curl_multi_setopt(self->multi, CURLMOPT_TIMERFUNCTION, s_on_timer);
     curl_multi_setopt(self->multi, CURLMOPT_TIMERDATA, self);
+
+    /*
+     * The multi handle already keeps what its transfers have in common:
+     * idle connections (a second URL on the same repository reuses the
+     * connection, no new handshake), the DNS cache and the parsed CA store
+     * (see s_ca_options).  TLS sessions are the exception: libcurl keeps
+     * them per easy handle, and every fetch has a new one, so without a
+     * share every new connection to a repository that closed the last one
+     * paid a full handshake.  The share is used from the loop thread only,
+     * hence no lock callbacks.
+     */
+    self->share = curl_share_init();
+    if (self->share == NULL)
+        sg_panic("curl_share_init: out of memory");
+    if (curl_share_setopt(self->share, CURLSHOPT_SHARE,
+                          CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        sg_error(S_PLACE, "curl_share_setopt(SSL_SESSION) failed");
+        verify_x5u_fetcher_destroy(&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -806,6 +861,10 @@ verify_x5u_fetcher_destroy(verify_x5u_fetcher_t **self_p) {
         s_xfer_free(x);
     }
     curl_multi_cleanup(self->multi);
+    /* After the multi: closing its cached connections may still store
+     * sessions in the share.  Every easy handle is gone by now. */
+    if (self->share != NULL && curl_share_cleanup(self->share) != CURLSHE_OK)
+        sg_warn(S_PLACE, "curl_share_cleanup: share still in use, leaked");
     sg_free(self->socks);
     sg_free(self->tls_ca);
     sg_free(self);
@@ -869,8 +928,8 @@ verify_x5u_fetcher_start(verify_x5u_fetcher_t *self, const char *url,
                          (curl_off_t)self->pol.max_bytes) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-        (self->tls_ca != NULL &&
-         curl_easy_setopt(e, CURLOPT_CAINFO, self->tls_ca) != CURLE_OK) ||
+        s_ca_options(self, e) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_SHARE, self->share) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_USERAGENT, "stirgate") != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, s_on_header) != CURLE_OK ||

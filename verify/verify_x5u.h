@@ -166,7 +166,11 @@ typedef void (*verify_x5u_done_fn)(void *arg,
 
 /*
  * A fetcher with a copy of the policy (tls_ca is copied too).  New, or
- * NULL (logged) when curl cannot be initialised.
+ * NULL (logged) when curl cannot be initialised.  What its transfers have
+ * in common lives as long as the fetcher: idle connections (a later URL
+ * on the same repository reuses one, checked at its connect), TLS
+ * sessions (a new connection to a repository resumes one), the DNS cache,
+ * and the parsed CA bundle (re-read at most an hour after a change).
  */
 verify_x5u_fetcher_t *verify_x5u_fetcher_new(const verify_x5u_policy_t *pol);
 /* Cancels transfers in flight without calling their callbacks. */

@@ -381,6 +381,28 @@ def cases(s, srv, silent, pki, tmp):
     rc, out, err = fetch(srv.url('/files/cdpok.pem'))
     s.check('cert fetch reports the CRL check',
             'not revoked' in out.get('crl', ''), out)
+
+    # -- the fetcher's connections: the CRL lives on the chain's repository,
+    # so one process fetches two URLs from one host.  Kept alive, both go
+    # over one TLS connection; when the repository closes after the chain,
+    # the second connection resumes the first one's TLS session.
+    c0, r0 = srv.tls()
+    n0 = srv.count('/files/inter.crl')
+    rc, out, err = fetch(srv.url('/files/cdpok.pem'))
+    c1, r1 = srv.tls()
+    s.check('same repository: chain and CRL fetched', rc == 0 and
+            'not revoked' in out.get('crl', '') and
+            srv.count('/files/inter.crl') == n0 + 1, (rc, out, err))
+    s.check('same repository: one TLS handshake for two URLs',
+            c1 - c0 == 1, (c0, c1))
+    rc, out, err = fetch(srv.url('/close/cdpok.pem'))
+    c2, r2 = srv.tls()
+    s.check('repository closes: chain and CRL fetched', rc == 0 and
+            'not revoked' in out.get('crl', '') and
+            srv.count('/files/inter.crl') == n0 + 2, (rc, out, err))
+    s.check('repository closes: the new connection resumes the TLS session',
+            c2 - c1 == 2 and r2 - r1 == 1, (c1, r1, c2, r2))
+
     rc, out, err = verify(srv.url('/files/crldead.pem'), key='crldead')
     s.check('unreachable CRL: accepted by default', rc == 0, (rc, out, err))
     s.check('unreachable CRL: logged', 'crl policy accept' in err, err)

@@ -602,3 +602,59 @@ TU_TEST(x5u_cache_policy_refusal_is_immediate) {
     verify_x5u_cache_destroy(&c);
     fx_fini(&fx);
 }
+
+/* ---- the fetcher's set-up ------------------------------------------------ */
+
+typedef struct {
+    int calls;
+    sg_rc rc;
+    char why[64];
+} s_done_t;
+
+static void
+s_done(void *arg, const verify_x5u_response_t *resp) {
+    s_done_t *d = arg;
+
+    d->calls++;
+    d->rc = resp->rc;
+    snprintf(d->why, sizeof(d->why), "%s", resp->why ? resp->why : "");
+}
+
+/*
+ * Every transfer gets the CA options (the CA file alone, the CA store
+ * cache) and the fetcher's TLS-session share; a libcurl refusing one of
+ * them would fail the start with "fetcher setup failed".  Two transfers
+ * share the handle at once, with and without x5u.tls_ca; the only socket
+ * is a connect to 127.0.0.1 port 1, refused by the kernel.
+ */
+TU_TEST(x5u_fetcher_shared_setup) {
+    for (int with_ca = 0; with_ca < 2; with_ca++) {
+        verify_x5u_policy_t pol = loopback;
+        verify_x5u_fetcher_t *f;
+        s_done_t d[2];
+        const char *why = NULL;
+
+        memset(d, 0, sizeof(d));
+        if (with_ca)
+            pol.tls_ca = tu_path("tests/unit/test_verify_x5u.c");
+        f = verify_x5u_fetcher_new(&pol);
+        TU_REQUIRE(f != NULL);
+        TU_INTEQ(verify_x5u_fetcher_start(f, "https://127.0.0.1:1/a.pem", 1,
+                                          s_done, &d[0], &why),
+                 SG_OK);
+        TU_INTEQ(verify_x5u_fetcher_start(f, "https://127.0.0.1:1/b.pem", 1,
+                                          s_done, &d[1], &why),
+                 SG_OK);
+        TU_INTEQ(verify_x5u_fetcher_running(f), 2);
+        while (verify_x5u_fetcher_running(f) > 0)
+            verify_x5u_fetcher_wait(f, 100);
+        for (int i = 0; i < 2; i++) {
+            TU_INTEQ(d[i].calls, 1);
+            TU_INTEQ(d[i].rc, SG_AGAIN);
+            TU_STREQ(d[i].why, "cannot connect");
+        }
+        verify_x5u_fetcher_destroy(&f);
+        TU_CHECK(f == NULL);
+        verify_x5u_fetcher_destroy(&f);
+    }
+}

@@ -3,13 +3,18 @@
 A real HTTPS server (http.server + ssl) on 127.0.0.1 with an OS-chosen
 port, serving the cases of the x5u system test from a directory, and
 counting requests per path so a test can prove a cache answered without
-asking.  Python stdlib only.
+asking, and TLS connections (each one a handshake) and how many of them
+resumed a TLS session, so a test can prove a client reused a connection
+or a session.  HTTP/1.1 keep-alive unless the route says otherwise.
+Python stdlib only.
 
 Routes (everything else: 404):
   /files/NAME            the file DIR/NAME, Content-Type by suffix
                          (.pem application/pem-certificate-chain,
                          .crl application/pkix-crl, .txt text/plain)
   /hdr/CC/NAME           as /files/NAME with "Cache-Control: CC"
+  /close/NAME            as /files/NAME with "Connection: close", and the
+                         server closes the connection after it
   /status/N              an empty response with status N
   /redirect/NAME         302 to /files/NAME
   /hang                  200 headers, a few bytes, then nothing until the
@@ -33,6 +38,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def setup(self):
+        # One handler per TLS connection: the handshake is already done
+        # (the listening socket is wrapped), so this counts handshakes.
+        super().setup()
+        with self.server.lock:
+            self.server.conns += 1
+            if self.request.session_reused:
+                self.server.resumed += 1
 
     def _send(self, status, body=b'', ctype='application/octet-stream',
               extra=()):
@@ -69,6 +83,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._file(parts[2])
         if path.startswith('/hdr/') and len(parts) == 4:
             return self._file(parts[3], [('Cache-Control', parts[2])])
+        if path.startswith('/close/'):
+            self.close_connection = True
+            return self._file(parts[2], [('Connection', 'close')])
         if path.startswith('/status/'):
             return self._send(int(parts[2]), b'', 'text/plain')
         if path.startswith('/redirect/'):
@@ -124,7 +141,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class X5uServer:
     """Start with X5uServer(root, certfile, keyfile); .port, .url(path),
-    .counts(), .stop()."""
+    .counts(), .tls(), .stop()."""
 
     def __init__(self, root, certfile, keyfile):
         srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
@@ -134,6 +151,8 @@ class X5uServer:
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
         srv.root = root
         srv.counts = {}
+        srv.conns = 0
+        srv.resumed = 0
         srv.lock = threading.Lock()
         srv.stopping = threading.Event()
         self.srv = srv
@@ -152,6 +171,11 @@ class X5uServer:
 
     def count(self, path):
         return self.counts().get(path, 0)
+
+    def tls(self):
+        """(TLS connections accepted, of which resumed a session)."""
+        with self.srv.lock:
+            return self.srv.conns, self.srv.resumed
 
     def stop(self):
         self.srv.stopping.set()
