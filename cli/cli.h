@@ -25,6 +25,9 @@ int cli_queue_main(int argc, char **argv);
 /* cert: the x5u certificate cache (cli/cli_cert.c, x5u fetching) */
 int cli_cert_main(int argc, char **argv);
 
+/* sink: the demo webhook receiver (cli/cli_sink.c, delivery) */
+int cli_sink_main(int argc, char **argv);
+
 /* version, help (cli/cli_main.c) */
 int cli_version_main(int argc, char **argv);
 int cli_help_main(int argc, char **argv);

@@ -109,6 +109,40 @@ typedef struct {
 int cli_pki_demo_write(const char *cmd, const char *dir,
                        const cli_pki_demo_opts *opts);
 
+/*
+ * A TLS server certificate for 127.0.0.1 (SAN IP:127.0.0.1, serverAuth)
+ * signed by the demo anchor in `dir` (ca.pem, ca.key of
+ * cli_pki_demo_write), written as dir/tls.pem and dir/tls.key (0600):
+ * what the embedded default's HTTPS listener serves the x5u with.  0 or
+ * -1 after printing the problem.
+ */
+int cli_pki_tls_write(const char *cmd, const char *dir);
+
+/* run: the master (cli/cli_run.c); config check|reference
+ * (cli/cli_config.c). */
+int cli_run_main(int argc, char **argv);
+int cli_config_main(int argc, char **argv);
+
+/*
+ * The arguments of run and config check (argv[0] is the command): "-c
+ * FILE", "--config FILE" or "--config=FILE" into *path (NULL when absent,
+ * borrowed from argv) and, when `strict` is not NULL, "--strict".  0, or
+ * -1 after printing the problem.
+ */
+int cli_conf_args(const char *cmd, int argc, char **argv, const char **path,
+                  int *strict);
+
+/*
+ * The embedded default of `stirgate run` (cli/cli_run.c).  The data
+ * directory: $STIRGATE_DATA, else ./stirgate-data, made absolute (not
+ * created).  0, or -1 after printing the problem.
+ */
+int cli_run_default_dir(const char *cmd, char *out, size_t outsz);
+
+/* The embedded default config for data directory `dir` (absolute): new
+ * JSON text. */
+char *cli_run_default_json(const char *dir);
+
 /* The x5u flags of `cert fetch` and `passport verify` (cli/cli_cert.c). */
 typedef struct {
     int allow_loopback;

@@ -33,10 +33,14 @@ static const s_cmd_t s_cmds[] = {
     {"passport", cli_passport_main, "sign, verify or hand-build PASSporTs"},
     {"pki", cli_pki_main, "write a demo STIR PKI"},
     {"demo", cli_demo_main, "offline sign/verify/tamper walk-through"},
+    {"run", cli_run_main, "run the gateway (the master and its stages)"},
+    {"config", cli_config_main, "check a config file, print the reference"},
     /* store (issue 4): cli/cli_queue.c */
     {"queue", cli_queue_main, "inspect and act on the message store"},
     /* x5u fetching (issue 3): cli/cli_cert.c */
     {"cert", cli_cert_main, "inspect the x5u certificate cache"},
+    /* delivery: cli/cli_sink.c */
+    {"sink", cli_sink_main, "print the webhooks delivery sends (demo)"},
     {"version", cli_version_main, "print the version"},
     {"help", cli_help_main, "print this help"},
 };
@@ -73,11 +77,28 @@ static const char s_usage[] =
     "    Make a demo PKI in a temporary directory, sign a sample message,\n"
     "    verify it, tamper with the body, verify again; print both verdicts.\n"
     "\n"
+    "stirgate run [-c FILE]\n"
+    "    Run the gateway: read FILE, start stirgate-store, stirgate-ingest\n"
+    "    (and stirgate-deliver when built), restart a stage that dies,\n"
+    "    stop in order on SIGTERM/SIGINT.  Without -c: the embedded default\n"
+    "    on loopback, data in $STIRGATE_DATA or ./stirgate-data.\n"
+    "\n"
+    "stirgate config check [-c FILE] [--strict]\n"
+    "    Validate FILE (default: the embedded default) and print the\n"
+    "    effective config; errors as FILE:LINE:COL: KEY: what, exit 2.\n"
+    "    A missing file named by a key is a warning, an error with --strict.\n"
+    "stirgate config reference\n"
+    "    Print the key reference (CONFIG.md).\n"
+    "\n"
     "stirgate queue ...     the message store (when built)\n"
     "stirgate cert fetch URL [--trust CA.pem] [--x5u-allow-loopback]\n"
     "        [--x5u-tls-ca FILE] [--cache-dir DIR] [--json]\n"
     "    Fetch an x5u under the x5u policy and print what the cache would\n"
     "    hold: chain subjects, TNAuthList, validity, cache TTL and why.\n"
+    "\n"
+    "stirgate sink [--listen 127.0.0.1:8090] [--status CODE]\n"
+    "    A demo webhook receiver: print one line per message delivered\n"
+    "    (from, to, verstat, reason, body length, idempotency key).\n"
     "\n"
     "stirgate version       print the version\n"
     "stirgate help          print this help\n";

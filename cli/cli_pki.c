@@ -12,10 +12,13 @@
  */
 #include "cli/cli.h"
 #include "cli/cli_int.h"
+#include "lib/sg_log.h"
 #include "verify/verify_pki.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +164,110 @@ out:
     X509_free(ca);
     EVP_PKEY_free(ee_key);
     EVP_PKEY_free(int_key);
+    EVP_PKEY_free(ca_key);
+    return rc;
+}
+
+/* Read one PEM object of `dir`/`name`: a certificate or a private key. */
+static void *
+s_read_pem(const char *cmd, const char *dir, const char *name, int key)
+{
+    char path[4096];
+    void *obj = NULL;
+    FILE *f;
+
+    if (cli_join(cmd, path, sizeof(path), dir, name) != 0)
+        return NULL;
+    if ((f = fopen(path, "r")) == NULL) {
+        cli_err(cmd, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    obj = key ? (void *)PEM_read_PrivateKey(f, NULL, NULL, NULL)
+              : (void *)PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (obj == NULL) {
+        sg_log_openssl("cli.pki",
+                       key ? "PEM_read_PrivateKey" : "PEM_read_X509");
+        cli_err(cmd, "%s: not a PEM %s", path,
+                key ? "private key" : "certificate");
+    }
+    return obj;
+}
+
+/* Add one extension given in openssl.cnf syntax; 0 or -1 (logged). */
+static int
+s_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+    int ok;
+
+    X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+    ok = ext != NULL && X509_add_ext(cert, ext, -1) == 1;
+    X509_EXTENSION_free(ext);
+    if (!ok)
+        sg_log_openssl("cli.pki", "X509_add_ext");
+    return ok ? 0 : -1;
+}
+
+int
+cli_pki_tls_write(const char *cmd, const char *dir)
+{
+    EVP_PKEY *ca_key = NULL, *key = NULL;
+    X509 *ca = NULL, *cert = NULL;
+    verify_pki_cert_opts co;
+    char path[4096], *pem = NULL, *kpem = NULL;
+    int64_t now = (int64_t)time(NULL);
+    int rc = -1;
+
+    if ((ca = s_read_pem(cmd, dir, "ca.pem", 0)) == NULL ||
+        (ca_key = s_read_pem(cmd, dir, "ca.key", 1)) == NULL)
+        goto out;
+    key = verify_pki_keygen();
+    memset(&co, 0, sizeof(co));
+    co.cn = "127.0.0.1";
+    co.not_before = now - 3600;
+    co.not_after = now + S_CA_DAYS * S_DAY;
+    /*
+     * verify_pki_cert makes STIR certificates; a TLS client checks the
+     * address against subjectAltName only, so the SAN (and the usage) are
+     * added here and the certificate signed again.
+     */
+    if ((cert = verify_pki_cert(&co, key, ca, ca_key)) == NULL ||
+        s_add_ext(cert, ca, NID_subject_alt_name, "IP:127.0.0.1") != 0 ||
+        s_add_ext(cert, ca, NID_ext_key_usage, "serverAuth") != 0) {
+        cli_err(cmd, "making the TLS certificate failed (see the log above)");
+        goto out;
+    }
+    if (X509_sign(cert, ca_key, EVP_sha256()) <= 0) {
+        sg_log_openssl("cli.pki", "X509_sign");
+        cli_err(cmd, "signing the TLS certificate failed");
+        goto out;
+    }
+    pem = verify_pki_cert_pem(cert);
+    kpem = verify_pki_key_pem(key);
+    if (pem == NULL || kpem == NULL) {
+        cli_err(cmd, "PEM encoding of the TLS certificate failed");
+        goto out;
+    }
+    /* The key first: a certificate without its key would look complete. */
+    if (cli_join(cmd, path, sizeof(path), dir, "tls.key") != 0 ||
+        verify_pki_write_file(path, kpem, 0600) != SG_OK ||
+        cli_join(cmd, path, sizeof(path), dir, "tls.pem") != 0 ||
+        verify_pki_write_file(path, pem, 0644) != SG_OK) {
+        cli_err(cmd, "%s: cannot write (see the log above)", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (kpem != NULL)
+        OPENSSL_cleanse(kpem, strlen(kpem));
+    sg_free(kpem);
+    sg_free(pem);
+    X509_free(cert);
+    X509_free(ca);
+    EVP_PKEY_free(key);
     EVP_PKEY_free(ca_key);
     return rc;
 }

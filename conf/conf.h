@@ -54,6 +54,10 @@ typedef struct {
     int on_fetch_failure; /* CONF_FETCH_* */
     int unauthorized;     /* CONF_UNAUTH_* */
     sg_cfg_list_t numbers; /* conf_range_t: extra numbers we sign for */
+    /* Not keys: the `sip` entries parsed by conf_load for
+     * conf_peer_by_addr (conf_net_t, see below). */
+    struct conf_net *nets;
+    size_t n_nets;
 } conf_peer_t;
 
 /* deliver routes (the delivery issue); kept here so one file covers all */
@@ -133,6 +137,25 @@ typedef struct {
 
     /* peers */
     sg_cfg_list_t peers;    /* conf_peer_t */
+
+    /* http over TLS: the listener that publishes sign.chain at the path
+     * of sign.x5u (x5u URLs are https only) */
+    char *http_tls_listen;  /* "127.0.0.1:8443" */
+    char *http_tls_cert;    /* PEM certificate chain of that listener */
+    char *http_tls_key;     /* its PEM private key (0600) */
+
+    int64_t store_done_keep; /* seconds a delivered message is kept */
+
+    /* Not a key: with CONF_LOAD_MISSING_OK, "KEY: PATH" of every file a
+     * key names that does not exist (conf_load_flags). */
+    sg_cfg_strlist_t missing;
+
+    /* delivery: dead destinations, SIP timers, HTTP (the delivery issue) */
+    int64_t delivery_route_down_after;  /* consecutive failures */
+    int64_t delivery_probe_interval;    /* seconds between probes */
+    int64_t delivery_sip_t1_ms;         /* RFC 3261 T1 */
+    int64_t delivery_sip_timeout_ms;    /* Timer F; 0 = 64 * T1 */
+    int64_t delivery_http_timeout_ms;   /* one webhook request */
 } conf_t;
 
 /* The table of the whole file. */
@@ -156,5 +179,69 @@ const conf_peer_t *conf_peer_by_addr(const conf_t *c,
 /* Find the API client whose token matches (constant-time); NULL = none. */
 const conf_peer_t *conf_peer_by_token(const conf_t *c, const char *token,
                                       size_t len);
+
+/*
+ * The cross-key rules conf_load applies after the table (each error
+ * points at the key at fault, FILE:LINE:COL: KEY: what):
+ *
+ *   - listen addresses (sip.udp[], sip.tcp[], http.listen,
+ *     http.tls_listen, metrics.listen) are "IPv4:PORT" or "[IPv6]:PORT",
+ *     port 1..65535, and no TCP address is used twice;
+ *   - node.default_cc is "" or 1..3 digits; node.run_dir leaves room for
+ *     the ipc socket names under it;
+ *   - sip.max_connections_per_peer <= sip.max_connections;
+ *     x5u.connect_timeout_ms <= x5u.timeout_ms; store.map_size <=
+ *     store.map_max; store.backoff_min <= store.backoff_max;
+ *   - verify.replay_window >= verify.max_age + verify.max_future (a token
+ *     still fresh must still be remembered), delivery.resign_after <=
+ *     verify.max_age (what we deliver must pass a verifier like us);
+ *   - sign.x5u is an https URL; sign.publish needs sign.chain, sign.x5u and
+ *     http.tls_listen; http.tls_listen needs http.tls_cert and
+ *     http.tls_key;
+ *   - peers: unique names of [A-Za-z0-9._-]; sip entries parse as an
+ *     address or CIDR with no host bits set, and no two peers claim the
+ *     same network; a peer has a sip source or an api_token_file; a
+ *     customer needs sign.key and sign.x5u; an interconnect needs
+ *     verify.trust; numbers[] are digit ranges that keep their length;
+ *     API tokens are 16..256 visible ASCII characters and unique;
+ *   - routes: unique names, exactly one of sip ("udp:HOST:PORT" or
+ *     "tcp:HOST:PORT") and webhook (http:// or https://), match_prefix
+ *     digits only;
+ *   - files: every key naming a file must name an existing one; sign.key,
+ *     http.tls_key and peers[].api_token_file must also be inaccessible to
+ *     group and others (sg_config_check_secret_file).
+ */
+
+/* conf_load_flags: a missing file is listed in c->missing, not an error
+ * (`config check` of a file written for another machine).  A file that
+ * exists is still checked. */
+#define CONF_LOAD_MISSING_OK 1u
+
+sg_rc conf_load_flags(const char *path, unsigned flags, conf_t *c,
+                      sg_config_err_t *err) SG_WUR;
+sg_rc conf_load_buf_flags(const char *name, const char *buf, size_t n,
+                          unsigned flags, conf_t *c,
+                          sg_config_err_t *err) SG_WUR;
+
+/* node.log_level's choices, indexed like sg_log_level; NULL-terminated. */
+extern const char *const conf_log_levels[];
+
+/*
+ * Parse a listen address, "IPv4:PORT" or "[IPv6]:PORT" with a literal
+ * address (no names: a listener must not depend on DNS at start) and a
+ * port 1..65535.  NULL and *out filled, or a static why.
+ */
+const char *conf_parse_listen(const char *s, struct sockaddr_storage *out,
+                              socklen_t *len);
+
+/* One parsed peers[].sip entry: an IPv4 or IPv6 network. */
+typedef struct conf_net {
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* network address, host bits zero */
+    int prefix;       /* 0..32 or 0..128 */
+} conf_net_t;
+
+/* Parse "ADDR" or "ADDR/LEN" into `out`; NULL or a static why. */
+const char *conf_parse_net(const char *s, conf_net_t *out);
 
 #endif

@@ -61,6 +61,13 @@ proto_msg_check(const proto_msg *m)
                             "idempotency id too long",
                             "idempotency id not printable")))
         return why;
+    if ((m->flags & PROTO_MSG_F_STATUS_URL) &&
+        (why = s_check_text(&m->status_url, 1, PROTO_MSG_STATUS_URL_MAX,
+                            "status URL empty", "status URL too long",
+                            "status URL not printable")))
+        return why;
+    if (!(m->flags & PROTO_MSG_F_STATUS_URL) && m->status_url.len != 0)
+        return "status URL without its flag";
     if (m->n_identity > PROTO_MSG_IDENTITY_N)
         return "too many Identity values";
     for (size_t i = 0; i < m->n_identity; i++)
@@ -85,6 +92,8 @@ proto_msg_len(const proto_msg *m)
 
     for (size_t i = 0; i < m->n_identity; i++)
         n += 4 + m->identity[i].len;
+    if (m->flags & PROTO_MSG_F_STATUS_URL)
+        n += 2 + m->status_url.len;
     return n;
 }
 
@@ -127,6 +136,8 @@ proto_msg_encode(const proto_msg *m, uint8_t *out, size_t outsz)
     p = s_put_text16(p, &m->content_type);
     p = s_put_text16(p, &m->peer);
     p = s_put_text16(p, &m->idem);
+    if (m->flags & PROTO_MSG_F_STATUS_URL)
+        p = s_put_text16(p, &m->status_url);
     for (size_t i = 0; i < m->n_identity; i++) {
         proto_put_u32(p, (uint32_t)m->identity[i].len);
         memcpy(p + 4, m->identity[i].p, m->identity[i].len);
@@ -216,6 +227,9 @@ proto_msg_decode(const uint8_t *b, size_t n, proto_msg *m)
         !s_take_text16(&c, &m->content_type) ||
         !s_take_text16(&c, &m->peer) || !s_take_text16(&c, &m->idem))
         return "envelope truncated in a text field";
+    if ((m->flags & PROTO_MSG_F_STATUS_URL) &&
+        !s_take_text16(&c, &m->status_url))
+        return "envelope truncated in the status URL";
     m->n_identity = nid;
     for (size_t i = 0; i < nid; i++) {
         if (!s_take(&c, 4, &l))

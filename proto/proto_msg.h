@@ -8,7 +8,7 @@
  *
  *    0 u8   version (1)
  *    1 u8   flags: 1 gateway signed, 2 verification deferred,
- *               4 has replay key; other bits must be 0
+ *               4 has replay key, 8 has status URL; other bits must be 0
  *    2 u8   reason (proto_reason, < REASON__COUNT)
  *    3 u8   verstat (PROTO_MSG_VERSTAT_*)
  *    4 u32  reserved, 0
@@ -22,8 +22,14 @@
  *   92 u16  number of Identity values
  *   94 u16  reserved, 0
  *   96      from, to, content type, peer, idempotency id: each u16 length
- *           + bytes; then each Identity value: u32 length + bytes; then
+ *           + bytes; with flag 8 only, the status URL (u16 length +
+ *           bytes); then each Identity value: u32 length + bytes; then
  *           the body, exactly "body length" bytes, and nothing after.
+ *
+ * The status URL came later (the delivery issue): a flag rather than a
+ * new version, so every envelope written before it still decodes the
+ * same, and a decoder that predates it refuses the flag instead of
+ * misreading the bytes.
  *
  * Text fields are printable ASCII (0x20-0x7e): deliver pastes them into
  * SIP headers and JSON, so CR, LF and NUL must never get this far.  The
@@ -46,7 +52,8 @@
 #define PROTO_MSG_F_GATEWAY_SIGNED 0x01u
 #define PROTO_MSG_F_DEFERRED 0x02u
 #define PROTO_MSG_F_REPLAY_KEY 0x04u
-#define PROTO_MSG_F_ALL 0x07u
+#define PROTO_MSG_F_STATUS_URL 0x08u /* status_url present */
+#define PROTO_MSG_F_ALL 0x0fu
 
 #define PROTO_MSG_VERSTAT_NONE 0 /* No-TN-Validation */
 #define PROTO_MSG_VERSTAT_PASSED 1
@@ -57,6 +64,7 @@
 #define PROTO_MSG_CTYPE_MAX 255  /* content type: 0 .. this */
 #define PROTO_MSG_PEER_MAX 128   /* peer name */
 #define PROTO_MSG_IDEM_MAX 256   /* client idempotency id */
+#define PROTO_MSG_STATUS_URL_MAX 1024 /* status URL: 1 .. this with flag 8 */
 #define PROTO_MSG_IDENTITY_N 16  /* Identity header values */
 #define PROTO_MSG_IDENTITY_MAX 16384
 #define PROTO_MSG_BODY_MAX (1u << 20)
@@ -65,7 +73,7 @@
 #define PROTO_MSG_MIN (PROTO_MSG_PREFIX + 5 * 2 + 2)
 #define PROTO_MSG_MAX                                                          \
     (PROTO_MSG_PREFIX + 5 * 2 + 2 * PROTO_MSG_URI_MAX + PROTO_MSG_CTYPE_MAX + \
-     PROTO_MSG_PEER_MAX + PROTO_MSG_IDEM_MAX +                                 \
+     PROTO_MSG_PEER_MAX + PROTO_MSG_IDEM_MAX + 2 + PROTO_MSG_STATUS_URL_MAX +  \
      PROTO_MSG_IDENTITY_N * (4 + PROTO_MSG_IDENTITY_MAX) + PROTO_MSG_BODY_MAX)
 
 typedef struct {
@@ -82,6 +90,7 @@ typedef struct {
     uint64_t received_ms, expires_ms;
     uint8_t replay_key[PROTO_MSG_REPLAY_LEN];
     proto_bytes from, to, content_type, peer, idem;
+    proto_bytes status_url; /* empty unless PROTO_MSG_F_STATUS_URL */
     size_t n_identity;
     proto_bytes identity[PROTO_MSG_IDENTITY_N];
     proto_bytes body;

@@ -241,13 +241,17 @@ proto_wire_done_encode(const proto_done *v, uint8_t *out, size_t outsz)
 {
     if (v->error.len > PROTO_WIRE_TEXT_MAX || outsz < 32 + v->error.len ||
         v->outcome < PROTO_OUTCOME_DELIVERED ||
-        v->outcome > PROTO_OUTCOME_EXPIRED)
+        v->outcome > PROTO_OUTCOME_MAX ||
+        v->dverstat > PROTO_MSG_VERSTAT_FAILED + 1 ||
+        proto_wire_dreason_name(v->dreason) == NULL)
         return 0;
     memcpy(out, v->id, PROTO_MSG_ID_LEN);
     proto_put_u32(out + 16, v->attempt);
     proto_put_u32(out + 20, v->outcome);
     proto_put_u32(out + 24, v->retry_after_ms);
-    proto_put_u32(out + 28, 0);
+    out[28] = v->dverstat;
+    out[29] = v->dreason;
+    proto_put_u16(out + 30, 0);
     if (v->error.len)
         memcpy(out + 32, v->error.p, v->error.len);
     return 32 + v->error.len;
@@ -262,10 +266,15 @@ proto_wire_done_decode(const uint8_t *b, size_t n, proto_done *v)
     v->attempt = proto_get_u32(b + 16);
     v->outcome = proto_get_u32(b + 20);
     v->retry_after_ms = proto_get_u32(b + 24);
-    if (v->outcome < PROTO_OUTCOME_DELIVERED ||
-        v->outcome > PROTO_OUTCOME_EXPIRED)
+    if (v->outcome < PROTO_OUTCOME_DELIVERED || v->outcome > PROTO_OUTCOME_MAX)
         return "unknown DONE outcome";
-    if (proto_get_u32(b + 28) != 0)
+    v->dverstat = b[28];
+    v->dreason = b[29];
+    if (v->dverstat > PROTO_MSG_VERSTAT_FAILED + 1)
+        return "unknown delivery verstat";
+    if (proto_wire_dreason_name(v->dreason) == NULL)
+        return "unknown delivery reason";
+    if (proto_get_u16(b + 30) != 0)
         return "reserved field not zero";
     return s_text(b, n, 32, &v->error);
 }
@@ -340,4 +349,40 @@ proto_wire_ctl_err_decode(const uint8_t *b, size_t n, proto_ctl_err *v)
     if (v->code < PROTO_CTL_NO_SUCH || v->code > PROTO_CTL_INVALID)
         return "unknown CTL_ERR code";
     return s_text(b, n, 4, &v->text);
+}
+
+void
+proto_wire_resigned_encode(const proto_resigned *v, uint8_t out[32])
+{
+    memcpy(out, v->id, PROTO_MSG_ID_LEN);
+    proto_put_u32(out + 16, v->attempt);
+    proto_put_u32(out + 20, 0);
+    proto_put_u64(out + 24, v->resign_iat);
+}
+
+const char *
+proto_wire_resigned_decode(const uint8_t *b, size_t n, proto_resigned *v)
+{
+    if (n != 32)
+        return "RESIGNED body of the wrong size";
+    memcpy(v->id, b, PROTO_MSG_ID_LEN);
+    v->attempt = proto_get_u32(b + 16);
+    v->resign_iat = proto_get_u64(b + 24);
+    if (proto_get_u32(b + 20) != 0)
+        return "reserved field not zero";
+    if (v->resign_iat == 0)
+        return "RESIGNED without a resign iat";
+    return NULL;
+}
+
+const char *
+proto_wire_dreason_name(uint8_t dreason)
+{
+    if (dreason == 0)
+        return "";
+    if (dreason == PROTO_DREASON_STALE_AT_DELIVERY)
+        return "stale_at_delivery";
+    if (dreason <= REASON__COUNT)
+        return proto_reason_name((proto_reason)(dreason - 1));
+    return NULL;
 }

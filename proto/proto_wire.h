@@ -72,6 +72,7 @@ typedef enum {
     X(JOB, 11, FROM_STORE, ENVELOPE, 16 + PROTO_MSG_MIN, 16 + PROTO_MSG_MAX)   \
     X(DONE, 12, TO_STORE, VAR, 32, 32 + PROTO_WIRE_TEXT_MAX)                   \
     X(HEARTBEAT, 13, BOTH, FIXED, 4, 4)                                        \
+    X(RESIGNED, 14, TO_STORE, FIXED, 32, 32)                                   \
     /* control (the queue tool) */                                             \
     X(LIST, 20, TO_STORE, FIXED, 8, 8)                                         \
     X(SHOW, 21, TO_STORE, FIXED, 16, 16)                                       \
@@ -142,6 +143,10 @@ const char *proto_wire_decode(const proto_wire_frame *frames, size_t nframes,
 #define PROTO_OUTCOME_RETRY 2
 #define PROTO_OUTCOME_FAILED 3  /* permanent failure */
 #define PROTO_OUTCOME_EXPIRED 4 /* deliver found it expired */
+/* The destination is down: due again after retry-after, and the attempt
+ * handed out is given back (attempts - 1), so waiting burns nothing. */
+#define PROTO_OUTCOME_WAIT 5
+#define PROTO_OUTCOME_MAX 5
 
 /* CTL_ERR codes. */
 #define PROTO_CTL_NO_SUCH 1
@@ -200,7 +205,35 @@ typedef struct {
     uint32_t outcome; /* PROTO_OUTCOME_* */
     uint32_t retry_after_ms;
     proto_text error;
+    /*
+     * What deliver decided at this attempt, kept in the record for the
+     * status API: verstat + 1 (PROTO_MSG_VERSTAT_* + 1) and reason + 1
+     * (proto_reason + 1); 0 = not reported.  Bytes 28 and 29 of the body
+     * (once the reserved u32; bytes 30..31 stay zero).
+     */
+    uint8_t dverstat, dreason;
 } proto_done;
+
+/*
+ * DONE's delivery reason: proto_reason + 1 for a verification reason, or
+ * one of these delivery-time reasons (DESIGN.md 4), which no verifier
+ * produces.
+ */
+#define PROTO_DREASON_STALE_AT_DELIVERY 0x40
+/* The stable name of a delivery reason byte; "" for 0, NULL if unknown. */
+const char *proto_wire_dreason_name(uint8_t dreason);
+
+/*
+ * RESIGNED (deliver -> store): the message was re-signed at delivery with
+ * a fresh iat (DESIGN.md 4); the store writes `resign_iat` into the
+ * record's envelope, next to the original iat.  Body: id (16), attempt
+ * u32, reserved u32 (0), resign iat u64 (seconds, nonzero).
+ */
+typedef struct {
+    uint8_t id[PROTO_MSG_ID_LEN];
+    uint32_t attempt;
+    uint64_t resign_iat;
+} proto_resigned;
 
 typedef struct {
     uint32_t state; /* 0 = any */
@@ -242,6 +275,9 @@ const char *proto_wire_job_decode(const uint8_t *b, size_t n, proto_job *v);
 size_t proto_wire_done_encode(const proto_done *v, uint8_t *out,
                               size_t outsz);
 const char *proto_wire_done_decode(const uint8_t *b, size_t n, proto_done *v);
+void proto_wire_resigned_encode(const proto_resigned *v, uint8_t out[32]);
+const char *proto_wire_resigned_decode(const uint8_t *b, size_t n,
+                                       proto_resigned *v);
 void proto_wire_list_encode(const proto_list *v, uint8_t out[8]);
 const char *proto_wire_list_decode(const uint8_t *b, size_t n, proto_list *v);
 void proto_wire_requeue_encode(const proto_requeue *v, uint8_t out[24]);

@@ -773,6 +773,12 @@ store_db_done(store_db *self, MDB_txn *txn, const proto_done *d,
      * failure reports count only from the current lease.
      */
     current = r.state == PROTO_STATE_LEASED && r.attempts == d->attempt;
+    /* What deliver decided rides along with the state change below. */
+    if ((d->dverstat || d->dreason) &&
+        (current || d->outcome == PROTO_OUTCOME_DELIVERED)) {
+        r.dverstat = d->dverstat;
+        r.dreason = d->dreason;
+    }
     if (d->outcome == PROTO_OUTCOME_DELIVERED) {
         if (r.state == PROTO_STATE_DONE) {
             *res = STORE_DONE_STALE;
@@ -783,6 +789,25 @@ store_db_done(store_db *self, MDB_txn *txn, const proto_done *d,
     } else if (!current) {
         *res = STORE_DONE_STALE;
         return SG_OK;
+    } else if (d->outcome == PROTO_OUTCOME_WAIT) {
+        /*
+         * The destination is down (deliver's route state): the message
+         * waits for the next probe without counting the attempt it was
+         * handed, so a long outage does not push it towards the backoff
+         * cap.  The lifetime still binds.
+         */
+        if (r.attempts > 0)
+            r.attempts--;
+        if (now_ms >= r.expire_ms)
+            rc = s_to_final(self, txn, d->id, &r, PROTO_STATE_DEAD,
+                            STORE_DEAD_LIFETIME, &d->error, now_ms, sc);
+        else
+            rc = s_to_queued(
+                self, txn, d->id, &r,
+                store_sched_add(now_ms, d->retry_after_ms) < r.expire_ms
+                    ? store_sched_add(now_ms, d->retry_after_ms)
+                    : r.expire_ms,
+                now_ms, &d->error);
     } else if (d->outcome == PROTO_OUTCOME_RETRY) {
         if (now_ms >= r.expire_ms)
             rc = s_to_final(self, txn, d->id, &r, PROTO_STATE_DEAD,
@@ -802,6 +827,38 @@ store_db_done(store_db *self, MDB_txn *txn, const proto_done *d,
     if (rc == SG_OK)
         *res = STORE_DONE_APPLIED;
     return rc;
+}
+
+sg_rc
+store_db_resigned(store_db *self, MDB_txn *txn, const proto_resigned *v,
+                  store_done_result *res)
+{
+    store_record r;
+    int found;
+    sg_rc rc;
+
+    if ((rc = s_load(self, txn, v->id, &r, &found)) != SG_OK)
+        return rc;
+    if (!found) {
+        *res = STORE_DONE_UNKNOWN;
+        return SG_OK;
+    }
+    /*
+     * Any state but "queued again for a later attempt" may take it: the
+     * re-signed copy may already have gone out (a DONE in the same batch
+     * made it done).  The original iat stays; only the second signing
+     * time is written, in place, so the record shows both.
+     */
+    if (r.attempts != v->attempt) {
+        *res = STORE_DONE_STALE;
+        return SG_OK;
+    }
+    s_own(self, &r);
+    proto_put_u64((uint8_t *)r.env + 32, v->resign_iat);
+    if ((rc = s_write(self, txn, v->id, &r)) != SG_OK)
+        return rc;
+    *res = STORE_DONE_APPLIED;
+    return SG_OK;
 }
 
 /* Expired leases: due again now, or dead past the lifetime. */

@@ -124,6 +124,13 @@ sg_rc store_db_done(store_db *self, MDB_txn *txn, const proto_done *d,
                     uint64_t rnd, store_done_result *res) SG_WUR;
 
 /*
+ * Apply a worker's RESIGNED: write the second signing time into the
+ * envelope of the record (its attempt must match; else STALE).
+ */
+sg_rc store_db_resigned(store_db *self, MDB_txn *txn, const proto_resigned *v,
+                        store_done_result *res) SG_WUR;
+
+/*
  * Timer work, each bounded by `max` entries per call so one transaction
  * stays short: expired leases become due again (or dead when past their
  * lifetime); queued and held messages past their lifetime go to the dead

@@ -23,6 +23,14 @@ s_ms(uint64_t v)
     return json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v));
 }
 
+static const char *
+s_verstat_name(uint8_t v)
+{
+    return v == PROTO_MSG_VERSTAT_PASSED   ? "TN-Validation-Passed"
+           : v == PROTO_MSG_VERSTAT_FAILED ? "TN-Validation-Failed"
+                                           : "No-TN-Validation";
+}
+
 json_t *
 store_json_record(const uint8_t id[PROTO_MSG_ID_LEN], const store_record *r,
                   int full)
@@ -60,12 +68,15 @@ store_json_record(const uint8_t id[PROTO_MSG_ID_LEN], const store_record *r,
     s_set(o, "peer", s_str(&m->peer));
     s_set(o, "idempotency_id", s_str(&m->idem));
     s_set(o, "reason", json_string(proto_reason_name(m->reason)));
-    s_set(o, "verstat",
-          json_string(m->verstat == PROTO_MSG_VERSTAT_PASSED
-                          ? "TN-Validation-Passed"
-                      : m->verstat == PROTO_MSG_VERSTAT_FAILED
-                          ? "TN-Validation-Failed"
-                          : "No-TN-Validation"));
+    s_set(o, "verstat", json_string(s_verstat_name(m->verstat)));
+    if (r->dverstat)
+        s_set(o, "delivery_verstat",
+              json_string(s_verstat_name((uint8_t)(r->dverstat - 1))));
+    if (r->dreason)
+        s_set(o, "delivery_reason",
+              json_string(proto_wire_dreason_name(r->dreason)));
+    if (m->flags & PROTO_MSG_F_STATUS_URL)
+        s_set(o, "status_url", s_str(&m->status_url));
     s_set(o, "iat", s_ms(m->iat));
     s_set(o, "resign_iat", s_ms(m->resign_iat));
     s_set(o, "received_ms", s_ms(m->received_ms));

@@ -499,6 +499,21 @@ s_apply(s_store *s, MDB_txn *txn, s_req *q, uint64_t now)
         }
         break;
     }
+    case PROTO_CMD_RESIGNED: {
+        proto_resigned v;
+        store_done_result res;
+        if ((why = proto_wire_resigned_decode(q->m.body, q->m.body_len,
+                                              &v)) != NULL)
+            break;
+        rc = store_db_resigned(s->db, txn, &v, &res);
+        if (rc == SG_OK && res != STORE_DONE_APPLIED) {
+            char hex[PROTO_MSG_ID_HEX];
+            sg_debug(S_PLACE, "msg=%s RESIGNED ignored: %s",
+                     proto_msg_id_hex(v.id, hex),
+                     res == STORE_DONE_STALE ? "stale" : "unknown");
+        }
+        break;
+    }
     case PROTO_CMD_LIST: {
         proto_list l;
         json_t *a;
@@ -574,7 +589,8 @@ s_apply(s_store *s, MDB_txn *txn, s_req *q, uint64_t now)
     if (why != NULL) {
         sg_warn(S_PLACE, "%s body rejected: %s", proto_wire_cmd_name(q->m.cmd),
                 why);
-        if (q->m.cmd != PROTO_CMD_DONE && q->m.cmd != PROTO_CMD_CHECK_REPLAY)
+        if (q->m.cmd != PROTO_CMD_DONE && q->m.cmd != PROTO_CMD_CHECK_REPLAY &&
+            q->m.cmd != PROTO_CMD_RESIGNED)
             s_reply_ctl_err(q, PROTO_CTL_INVALID, why);
     }
     return rc;
@@ -820,7 +836,7 @@ s_recv(s_store *s, s_req *q)
         }
         goto out;
     }
-    if (q->m.cmd == PROTO_CMD_DONE) {
+    if (q->m.cmd == PROTO_CMD_DONE || q->m.cmd == PROTO_CMD_RESIGNED) {
         s_worker *w = s_worker_find(s, q->rid, q->rid_len, 0, NULL);
         if (w)
             w->seen_mono = sg_clock_mono_ms();

@@ -22,6 +22,10 @@ s_check(const store_record *r)
         return "unknown dead reason";
     if ((r->state == PROTO_STATE_DEAD) != (r->dead_reason != STORE_DEAD_NONE))
         return "dead reason does not match the state";
+    if (r->dverstat > PROTO_MSG_VERSTAT_FAILED + 1)
+        return "unknown delivery verstat";
+    if (proto_wire_dreason_name(r->dreason) == NULL)
+        return "unknown delivery reason";
     if (r->last_error.len > PROTO_WIRE_TEXT_MAX)
         return "last error too long";
     for (size_t i = 0; i < r->last_error.len; i++)
@@ -69,7 +73,9 @@ store_record_encode(const store_record *r, uint8_t *out, size_t outsz)
     proto_put_u64(out + 56, r->keep_until_ms);
     proto_put_u64(out + 64, r->updated_ms);
     proto_put_u32(out + 72, (uint32_t)r->env_len);
-    proto_put_u32(out + 76, 0);
+    out[76] = r->dverstat;
+    out[77] = r->dreason;
+    proto_put_u16(out + 78, 0);
     if (r->last_error.len)
         memcpy(out + STORE_RECORD_HDR, r->last_error.p, r->last_error.len);
     memcpy(out + STORE_RECORD_HDR + r->last_error.len, r->env, r->env_len);
@@ -97,8 +103,10 @@ store_record_decode(const uint8_t *b, size_t n, store_record *r)
     /* Checksum before trusting any length inside. */
     if (proto_get_u32(b + 12) != s_crc(b, n))
         return "record checksum mismatch";
-    if (proto_get_u32(b + 76) != 0)
+    if (proto_get_u16(b + 78) != 0)
         return "reserved record field not zero";
+    r->dverstat = b[76];
+    r->dreason = b[77];
     r->state = b[16];
     r->dead_reason = b[17];
     elen = proto_get_u16(b + 18);

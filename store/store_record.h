@@ -19,7 +19,9 @@
  *   56 u64  keep until (ms; dead and done records are purged after it)
  *   64 u64  updated (ms; last state change)
  *   72 u32  envelope length
- *   76 u32  reserved (0)
+ *   76 u8   delivery verstat + 1 (0: none reported yet)
+ *   77 u8   delivery reason + 1 (0: none reported yet)
+ *   78 u16  reserved (0)
  *   80      last error text, then the envelope (proto/proto_msg.h);
  *           nothing after it
  */
@@ -46,6 +48,9 @@ typedef struct {
     uint8_t state;       /* proto_state */
     uint8_t dead_reason; /* STORE_DEAD_* */
     uint32_t attempts;
+    /* What deliver reported with its last DONE (proto_done's dverstat and
+     * dreason): verstat + 1 and reason + 1, 0 = nothing yet. */
+    uint8_t dverstat, dreason;
     uint64_t created_ms, next_due_ms, lease_until_ms, expire_ms;
     uint64_t keep_until_ms, updated_ms;
     proto_text last_error; /* borrowed */

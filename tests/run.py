@@ -3,7 +3,7 @@
 
 In order:
   1. unit test binaries build/<mode>/tests/unit/test_* for mode debug, asan;
-  2. the CLI tests (tests/cli/test_cli.py);
+  2. the CLI tests (tests/cli/test_cli.py, tests/cli/test_config.py);
   3. the verification vectors (tests/cli/vectors.py over tests/vectors/);
      2 and 3 run again against the asan build's stirgate when it exists;
   4. system tests tests/system/test_*.py, each a subprocess;
@@ -248,6 +248,8 @@ def main():
         modes.append(('asan', args.asan_build))
     step_unit(tally, args, env, modes)
     step_script(tally, args, env, 'cli', 'tests/cli/test_cli.py', args.build)
+    step_script(tally, args, env, 'config', 'tests/cli/test_config.py',
+                args.build)
     step_script(tally, args, env, 'vectors', 'tests/cli/vectors.py',
                 args.build)
     if not args.quick and os.path.exists(os.path.join(args.asan_build, 'cli',
@@ -255,6 +257,8 @@ def main():
         # The same cases under ASan/UBSan: memory errors in the CLI paths.
         step_script(tally, args, env, 'cli-asan', 'tests/cli/test_cli.py',
                     args.asan_build)
+        step_script(tally, args, env, 'config-asan',
+                    'tests/cli/test_config.py', args.asan_build)
         step_script(tally, args, env, 'vectors-asan', 'tests/cli/vectors.py',
                     args.asan_build)
     step_system(tally, args, env)

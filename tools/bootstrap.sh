@@ -1,7 +1,10 @@
 #!/bin/bash
 # tools/bootstrap.sh - set up a fresh Debian 12 machine and build stirgate.
 #
-#   bash tools/bootstrap.sh run    install what is missing, build, run the demo
+#   bash tools/bootstrap.sh run    install what is missing, build, start the
+#                                  gateway on its embedded default
+#                                  (stirgate run; the offline demo stays
+#                                  build/debug/cli/stirgate demo)
 #   bash tools/bootstrap.sh test   install what is missing, build every mode,
 #                                  run the whole test suite
 #
@@ -50,7 +53,7 @@ case "$1" in
 run)
     install_missing
     scons -Q -j2
-    exec build/debug/cli/stirgate demo
+    exec build/debug/cli/stirgate run
     ;;
 test)
     install_missing

@@ -14,12 +14,20 @@
  *       <wall ms>" and answer DONE(OUTCOME) (delivered, retry, failed,
  *       expired) or, with "die", exit at once holding the lease.  Exits
  *       after JOBS jobs (0: until the timeout).
+ *   store_client -e EP put --from F --to T [--body-file F] [--ctype T]
+ *                [--identity V]... [--iat S] [--gateway-signed]
+ *                [--deferred] [--verstat none|passed|failed]
+ *                [--reason NAME] [--expires-ms MS] [--received-ms MS]
+ *                [--peer P] [--status-url U] [--id IDHEX]
+ *       STORE one envelope built from the arguments (the delivery
+ *       tests); prints "STORED <id>" or "REFUSED <id> <code>".
  *   store_client -e EP replay KEYHEX WINDOW_S
  *       CHECK_REPLAY; prints SEEN or NEW.
  *   store_client -e EP raw HEX_VERSION HEX_HEADER HEX_BODY
  *       Send three raw frames (malformed-input tests); prints nothing.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +268,147 @@ s_worker(int argc, char **argv)
     return 0;
 }
 
+static uint8_t *
+s_slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *b = NULL;
+    size_t cap = 0;
+
+    *n = 0;
+    if (f == NULL)
+        return NULL;
+    for (;;) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            b = sg_realloc(b, cap);
+        }
+        size_t k = fread(b + *n, 1, cap - *n, f);
+        if (k == 0)
+            break;
+        *n += k;
+    }
+    fclose(f);
+    return b;
+}
+
+static int
+s_put(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"from", 1, 0, 'f'},        {"to", 1, 0, 't'},
+        {"body-file", 1, 0, 'b'},   {"ctype", 1, 0, 'c'},
+        {"identity", 1, 0, 'I'},    {"iat", 1, 0, 'a'},
+        {"gateway-signed", 0, 0, 'g'}, {"deferred", 0, 0, 'd'},
+        {"verstat", 1, 0, 'v'},     {"reason", 1, 0, 'r'},
+        {"expires-ms", 1, 0, 'x'},  {"received-ms", 1, 0, 'R'},
+        {"peer", 1, 0, 'p'},        {"status-url", 1, 0, 'u'},
+        {"id", 1, 0, 'i'},          {0, 0, 0, 0},
+    };
+    proto_msg m;
+    uint8_t rnd[10], *body = NULL, *env;
+    size_t blen = 0, len;
+    const char *idhex = NULL;
+    int opt, rc = 1;
+
+    memset(&m, 0, sizeof(m));
+    m.received_ms = sg_clock_wall_ms();
+    m.verstat = PROTO_MSG_VERSTAT_NONE;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (opt) {
+        case 'f':
+            m.from.p = (const uint8_t *)optarg;
+            m.from.len = strlen(optarg);
+            break;
+        case 't':
+            m.to.p = (const uint8_t *)optarg;
+            m.to.len = strlen(optarg);
+            break;
+        case 'b':
+            if ((body = s_slurp(optarg, &blen)) == NULL && errno) {
+                fprintf(stderr, "%s: %s\n", optarg, strerror(errno));
+                return 2;
+            }
+            break;
+        case 'c':
+            m.content_type.p = (const uint8_t *)optarg;
+            m.content_type.len = strlen(optarg);
+            break;
+        case 'I':
+            if (m.n_identity == PROTO_MSG_IDENTITY_N)
+                return 2;
+            m.identity[m.n_identity].p = (const uint8_t *)optarg;
+            m.identity[m.n_identity++].len = strlen(optarg);
+            break;
+        case 'a': m.iat = strtoull(optarg, NULL, 10); break;
+        case 'g': m.flags |= PROTO_MSG_F_GATEWAY_SIGNED; break;
+        case 'd': m.flags |= PROTO_MSG_F_DEFERRED; break;
+        case 'v':
+            m.verstat = strcmp(optarg, "passed") == 0   ? PROTO_MSG_VERSTAT_PASSED
+                        : strcmp(optarg, "failed") == 0 ? PROTO_MSG_VERSTAT_FAILED
+                                                        : PROTO_MSG_VERSTAT_NONE;
+            break;
+        case 'r': {
+            int r = proto_reason_from_name(optarg);
+            if (r < 0)
+                return 2;
+            m.reason = (uint8_t)r;
+            break;
+        }
+        case 'x': m.expires_ms = strtoull(optarg, NULL, 10); break;
+        case 'R': m.received_ms = strtoull(optarg, NULL, 10); break;
+        case 'p':
+            m.peer.p = (const uint8_t *)optarg;
+            m.peer.len = strlen(optarg);
+            break;
+        case 'u':
+            m.flags |= PROTO_MSG_F_STATUS_URL;
+            m.status_url.p = (const uint8_t *)optarg;
+            m.status_url.len = strlen(optarg);
+            break;
+        case 'i': idhex = optarg; break;
+        default: return 2;
+        }
+    }
+    m.body.p = body;
+    m.body.len = blen;
+    if (idhex) {
+        if (proto_msg_id_parse(idhex, m.id) != NULL)
+            return 2;
+    } else {
+        sg_rand_bytes(rnd, sizeof(rnd));
+        proto_msg_id_make(m.id, sg_clock_wall_ms(), rnd);
+    }
+    if ((env = proto_msg_encode_new(&m, &len)) == NULL) {
+        fprintf(stderr, "envelope refused: %s\n", proto_msg_check(&m));
+        sg_free(body);
+        return 2;
+    }
+    s_send(PROTO_CMD_STORE, 1, env, len);
+    sg_free(env);
+    {
+        proto_wire_msg r;
+        zmq_msg_t parts[3];
+        char hex[PROTO_MSG_ID_HEX];
+        if (s_recv(5000, &r, parts)) {
+            if (r.cmd == PROTO_CMD_STORED) {
+                printf("STORED %s\n", proto_msg_id_hex(r.body, hex));
+                rc = 0;
+            } else if (r.cmd == PROTO_CMD_REFUSED) {
+                proto_refused ref;
+                if (proto_wire_refused_decode(r.body, r.body_len, &ref) ==
+                    NULL)
+                    printf("REFUSED %s %u\n", proto_msg_id_hex(ref.id, hex),
+                           ref.code);
+            }
+            s_close(parts);
+        }
+    }
+    sg_free(body);
+    return rc;
+}
+
 static int
 s_replay(int argc, char **argv)
 {
@@ -331,7 +480,8 @@ main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "-e") == 0)
         ep = argv[2];
     if (ep == NULL) {
-        fputs("usage: store_client -e ENDPOINT burst|worker|replay|raw ...\n",
+        fputs("usage: store_client -e ENDPOINT burst|worker|put|replay|raw "
+              "...\n",
               stderr);
         return 2;
     }
@@ -346,6 +496,8 @@ main(int argc, char **argv)
         rc = s_burst(argc - 4, argv + 4);
     else if (strcmp(argv[3], "worker") == 0)
         rc = s_worker(argc - 3, argv + 3);
+    else if (strcmp(argv[3], "put") == 0)
+        rc = s_put(argc - 3, argv + 3);
     else if (strcmp(argv[3], "replay") == 0)
         rc = s_replay(argc - 4, argv + 4);
     else if (strcmp(argv[3], "raw") == 0)

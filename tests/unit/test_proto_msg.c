@@ -145,3 +145,35 @@ TU_TEST(msg_id_hex_and_uuidv7_shape)
     proto_msg_id_make(back, 0x0190f3c2a1b3ull, (uint8_t[10]){0});
     TU_CHECK(memcmp(id, back, 16) < 0);
 }
+
+TU_TEST(msg_status_url_flag)
+{
+    proto_msg m = s_sample(), d;
+    uint8_t *b, *b0;
+    size_t n, n0;
+
+    /* Without the flag the bytes are those of before the field existed. */
+    b0 = proto_msg_encode_new(&m, &n0);
+    TU_REQUIRE(b0 != NULL);
+    m.flags |= PROTO_MSG_F_STATUS_URL;
+    m.status_url = (proto_bytes)T("https://client.example/status");
+    b = proto_msg_encode_new(&m, &n);
+    TU_REQUIRE(b != NULL);
+    TU_INTEQ(n, n0 + 2 + 29);
+    TU_CHECK(proto_msg_decode(b, n, &d) == NULL);
+    TU_CHECK(d.status_url.len == 29 &&
+             memcmp(d.status_url.p, "https://client.example/status", 29) ==
+                 0);
+    TU_CHECK(d.body.len == m.body.len &&
+             memcmp(d.body.p, m.body.p, m.body.len) == 0);
+    /* The flag without its field, the field without its flag. */
+    b0[1] |= PROTO_MSG_F_STATUS_URL;
+    TU_CHECK(proto_msg_decode(b0, n0, &d) != NULL);
+    m.flags &= (uint8_t)~PROTO_MSG_F_STATUS_URL;
+    TU_CHECK(proto_msg_check(&m) != NULL);
+    m.flags |= PROTO_MSG_F_STATUS_URL;
+    m.status_url = (proto_bytes)T("bad\r\nurl");
+    TU_CHECK(proto_msg_check(&m) != NULL);
+    sg_free(b);
+    sg_free(b0);
+}

@@ -95,7 +95,7 @@ TU_TEST(wire_bodies_round_trip)
     proto_refused r = {PROTO_REFUSED_AGAIN, 1500, {1, 2, 3},
                        {(const uint8_t *)"full", 4}}, r2;
     proto_done d = {{9}, 3, PROTO_OUTCOME_RETRY, 2000,
-                    {(const uint8_t *)"503", 3}}, d2;
+                    {(const uint8_t *)"503", 3}, 2, 1}, d2;
     proto_list l = {PROTO_STATE_DEAD, 10}, l2;
     proto_requeue q = {PROTO_REQUEUE_ALL, {0}}, q2;
     proto_check_replay c = {{7}, 60}, c2;
@@ -115,8 +115,29 @@ TU_TEST(wire_bodies_round_trip)
     TU_INTEQ(d2.attempt, 3);
     TU_INTEQ(d2.outcome, PROTO_OUTCOME_RETRY);
     TU_INTEQ(d2.retry_after_ms, 2000);
+    TU_INTEQ(d2.dverstat, 2);
+    TU_INTEQ(d2.dreason, 1);
     b[20] = 9; /* unknown outcome */
     TU_CHECK(proto_wire_done_decode(b, n, &d2) != NULL);
+    b[20] = PROTO_OUTCOME_WAIT;
+    TU_CHECK(proto_wire_done_decode(b, n, &d2) == NULL);
+    b[28] = 4; /* verstat + 1 out of range */
+    TU_CHECK(proto_wire_done_decode(b, n, &d2) != NULL);
+    b[28] = 0;
+    b[30] = 1; /* reserved */
+    TU_CHECK(proto_wire_done_decode(b, n, &d2) != NULL);
+    b[30] = 0;
+    {
+        proto_resigned rs = {{5}, 2, 1700000000}, rs2;
+        uint8_t rb[32];
+        proto_wire_resigned_encode(&rs, rb);
+        TU_CHECK(proto_wire_resigned_decode(rb, 32, &rs2) == NULL);
+        TU_INTEQ(rs2.resign_iat, 1700000000);
+        TU_INTEQ(rs2.attempt, 2);
+        rs.resign_iat = 0;
+        proto_wire_resigned_encode(&rs, rb);
+        TU_CHECK(proto_wire_resigned_decode(rb, 32, &rs2) != NULL);
+    }
 
     proto_wire_list_encode(&l, b);
     TU_CHECK(proto_wire_list_decode(b, 8, &l2) == NULL);

@@ -475,3 +475,57 @@ TU_TEST(db_map_full_is_again_and_loses_nothing)
         TU_INTEQ(s_state(db, i, NULL), PROTO_STATE_QUEUED);
     store_db_destroy(&db);
 }
+
+/* The delivery issue: DONE wait gives the attempt back; RESIGNED writes
+ * the second signing time; DONE's delivery verstat/reason are kept. */
+TU_TEST(db_wait_resigned_and_delivery_verdict)
+{
+    store_db *db = store_db_open(s_dir("wait"), 1 << 20, 1 << 20);
+    store_put_result res;
+    store_done_result dres;
+    store_record r;
+    s_jobs j;
+    MDB_txn *txn;
+
+    TU_REQUIRE(db != NULL);
+    TU_REQUIRE(s_put(db, 1, 1000, NULL, &res) == SG_OK);
+    j = s_lease(db, 1000, 10);
+    TU_INTEQ(j.attempt, 1);
+    /* Wait: queued at now + retry-after, exactly, attempts back to 0. */
+    TU_INTEQ(s_done(db, j.id, 1, PROTO_OUTCOME_WAIT, 2500, 1100, 12345),
+             STORE_DONE_APPLIED);
+    TU_INTEQ(s_state(db, 1, &r), PROTO_STATE_QUEUED);
+    TU_INTEQ(r.attempts, 0);
+    TU_INTEQ(r.next_due_ms, 3600);
+    j = s_lease(db, 3600, 10);
+    TU_INTEQ(j.attempt, 1);
+
+    /* RESIGNED for another attempt is stale; for this one it lands. */
+    {
+        proto_resigned v = {.attempt = 2, .resign_iat = 1800000100};
+        memcpy(v.id, j.id, 16);
+        TU_REQUIRE(store_db_begin(db, &txn) == SG_OK);
+        TU_REQUIRE(store_db_resigned(db, txn, &v, &dres) == SG_OK);
+        TU_INTEQ(dres, STORE_DONE_STALE);
+        v.attempt = 1;
+        TU_REQUIRE(store_db_resigned(db, txn, &v, &dres) == SG_OK);
+        TU_INTEQ(dres, STORE_DONE_APPLIED);
+        TU_REQUIRE(store_db_commit(db, &txn) == SG_OK);
+    }
+    {
+        proto_done d = {.attempt = 1,
+                        .outcome = PROTO_OUTCOME_DELIVERED,
+                        .dverstat = PROTO_MSG_VERSTAT_PASSED + 1,
+                        .dreason = REASON_OK + 1};
+        memcpy(d.id, j.id, 16);
+        TU_REQUIRE(store_db_begin(db, &txn) == SG_OK);
+        TU_REQUIRE(store_db_done(db, txn, &d, 3700, &s_sc, 0, &dres) ==
+                   SG_OK);
+        TU_REQUIRE(store_db_commit(db, &txn) == SG_OK);
+    }
+    TU_INTEQ(s_state(db, 1, &r), PROTO_STATE_DONE);
+    TU_INTEQ(r.dverstat, PROTO_MSG_VERSTAT_PASSED + 1);
+    TU_INTEQ(r.dreason, REASON_OK + 1);
+    TU_INTEQ(r.msg.resign_iat, 1800000100);
+    store_db_destroy(&db);
+}
