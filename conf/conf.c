@@ -643,116 +643,6 @@ conf_table(void)
     return &s_table;
 }
 
-/* ---- positions of cross-key errors ----------------------------------------
- *
- * The engine places its own errors; a rule that spans keys is checked
- * after loading, when only the text is left to say where a key was.  This
- * walks the text along a path such as "peers[1].sip[0]" with the same
- * conventions as lib/sg_config.c (1-based line and character column, the
- * value's position).  The text is valid JSON by now, so the walk only has
- * to stay inside the buffer; a member name written with escapes is not
- * matched and the error points at the deepest part found instead.
- */
-
-static size_t
-s_ws(const char *b, size_t n, size_t i)
-{
-    while (i < n && strchr(" \t\r\n", b[i]) && b[i] != '\0')
-        i++;
-    return i;
-}
-
-/* `i` at an opening quote; returns the offset after the closing one. */
-static size_t
-s_skip_string(const char *b, size_t n, size_t i)
-{
-    for (i++; i < n && b[i] != '"'; i++)
-        if (b[i] == '\\')
-            i++;
-    return i < n ? i + 1 : n;
-}
-
-static size_t
-s_skip_value(const char *b, size_t n, size_t i)
-{
-    size_t depth = 0;
-
-    if (i < n && b[i] == '"')
-        return s_skip_string(b, n, i);
-    if (i < n && b[i] != '{' && b[i] != '[') {
-        while (i < n && !strchr(",}] \t\r\n", b[i]))
-            i++;
-        return i;
-    }
-    while (i < n) {
-        if (b[i] == '"') {
-            i = s_skip_string(b, n, i);
-            continue;
-        }
-        if (b[i] == '{' || b[i] == '[')
-            depth++;
-        else if ((b[i] == '}' || b[i] == ']') && --depth == 0)
-            return i + 1;
-        i++;
-    }
-    return n;
-}
-
-/* Offset of the value at the dotted/indexed `path`, as deep as found. */
-static size_t
-s_locate(const char *b, size_t n, const char *path)
-{
-    size_t i = s_ws(b, n, 0), found = i;
-    const char *p = path;
-
-    while (*p) {
-        if (*p == '[') {
-            size_t want = (size_t)strtoul(p + 1, NULL, 10), e = 0;
-            const char *close = strchr(p, ']');
-
-            p = close ? close + 1 : p + strlen(p);
-            if (i >= n || b[i] != '[')
-                return found;
-            i = s_ws(b, n, i + 1);
-            while (e < want) {
-                i = s_ws(b, n, s_skip_value(b, n, i));
-                if (i >= n || b[i] != ',')
-                    return found;
-                i = s_ws(b, n, i + 1);
-                e++;
-            }
-        } else {
-            size_t len = strcspn(p, ".[");
-
-            if (i >= n || b[i] != '{')
-                return found;
-            i = s_ws(b, n, i + 1);
-            for (;;) {
-                size_t k = i, end;
-
-                if (i >= n || b[i] != '"')
-                    return found;
-                end = s_skip_string(b, n, i);
-                i = s_ws(b, n, end);
-                if (i >= n || b[i] != ':')
-                    return found;
-                i = s_ws(b, n, i + 1);
-                if (end - k - 2 == len && memcmp(b + k + 1, p, len) == 0)
-                    break;
-                i = s_ws(b, n, s_skip_value(b, n, i));
-                if (i >= n || b[i] != ',')
-                    return found;
-                i = s_ws(b, n, i + 1);
-            }
-            p += len;
-        }
-        if (*p == '.')
-            p++;
-        found = i;
-    }
-    return found;
-}
-
 typedef struct {
     const char *name, *buf;
     size_t n;
@@ -769,21 +659,13 @@ s_fail(s_ctx_t *x, const char *key, const char *fmt, ...)
 {
     sg_config_err_t *err = x->err;
     char what[512];
-    size_t off = s_locate(x->buf, x->n, key);
-    int line = 1, col = 1;
+    int line, col;
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    for (size_t i = 0; i < off && i < x->n; i++) {
-        if (x->buf[i] == '\n') {
-            line++;
-            col = 1;
-        } else if (((unsigned char)x->buf[i] & 0xc0) != 0x80) {
-            col++;
-        }
-    }
+    sg_config_position(x->buf, x->n, key, &line, &col);
     err->line = line;
     err->column = col;
     snprintf(err->key, sizeof(err->key), "%s", key);
@@ -1421,44 +1303,15 @@ sg_rc
 conf_load_flags(const char *path, unsigned flags, conf_t *c,
                 sg_config_err_t *err)
 {
-    char *buf = NULL;
-    size_t n = 0;
-    struct stat st;
-    sg_rc rc = SG_ERR;
-    int fd;
+    char *buf;
+    size_t n;
+    sg_rc rc;
 
     memset(c, 0, sizeof(*c));
-    memset(err, 0, sizeof(*err));
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err->text, sizeof(err->text), "%s: open: %s", path,
-                 strerror(errno));
+    if (sg_config_read_file(path, &buf, &n, err) != SG_OK)
         return SG_ERR;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_size > S_FILE_MAX) {
-        snprintf(err->text, sizeof(err->text),
-                 "%s: not a regular file of at most %d bytes", path,
-                 S_FILE_MAX);
-        goto out;
-    }
-    buf = sg_malloc((size_t)st.st_size + 1);
-    while (n < (size_t)st.st_size) {
-        ssize_t k = read(fd, buf + n, (size_t)st.st_size - n);
-
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            snprintf(err->text, sizeof(err->text), "%s: read: %s", path,
-                     k < 0 ? strerror(errno) : "file shrank");
-            goto out;
-        }
-        n += (size_t)k;
-    }
     rc = conf_load_buf_flags(path, buf, n, flags, c, err);
-out:
     sg_free(buf);
-    close(fd);
     return rc;
 }
 

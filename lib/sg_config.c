@@ -299,6 +299,45 @@ s_linecol(const char *b, size_t off, int *line, int *col)
     *col = c;
 }
 
+/*
+ * The position of the value at a dotted/indexed path ("peers[1].sip[0]")
+ * in text already accepted: for errors found after loading, by rules that
+ * span keys.  As deep as the path is found; the root when nothing is.
+ */
+void
+sg_config_position(const char *buf, size_t n, const char *path, int *line,
+                   int *col)
+{
+    s_comp_t c[S_DEPTH_MAX];
+    char names[S_DEPTH_MAX][128];
+    size_t depth = 0, koff = 0, voff = 0, found = s_ws(buf, n, 0);
+    const char *p = path;
+
+    while (*p && depth < S_DEPTH_MAX) {
+        if (*p == '[') {
+            c[depth].key = NULL;
+            c[depth].index = (size_t)strtoul(p + 1, NULL, 10);
+            p = strchr(p, ']') ? strchr(p, ']') + 1 : p + strlen(p);
+        } else {
+            size_t len = strcspn(p, ".[");
+
+            if (len >= sizeof(names[0]))
+                break;
+            memcpy(names[depth], p, len);
+            names[depth][len] = '\0';
+            c[depth].key = names[depth];
+            p += len;
+        }
+        depth++;
+        if (s_locate(buf, n, c, depth, &koff, &voff) != 0)
+            break;
+        found = voff;
+        if (*p == '.')
+            p++;
+    }
+    s_linecol(buf, found, line, col);
+}
+
 /* ---- errors --------------------------------------------------------------*/
 
 static void
@@ -938,7 +977,7 @@ sg_config_load_buf(const sg_cfg_table_t *t, const char *file, const char *buf,
 }
 
 sg_rc
-sg_config_load_file(const sg_cfg_table_t *t, const char *path, void *opts,
+sg_config_read_file(const char *path, char **buf_out, size_t *len,
                     sg_config_err_t *err)
 {
     char *buf = NULL;
@@ -948,6 +987,8 @@ sg_config_load_file(const sg_cfg_table_t *t, const char *path, void *opts,
     int fd;
 
     memset(err, 0, sizeof(*err));
+    *buf_out = NULL;
+    *len = 0;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err->text, sizeof(err->text), "%s: open: %s", path,
@@ -965,7 +1006,7 @@ sg_config_load_file(const sg_cfg_table_t *t, const char *path, void *opts,
                  S_FILE_MAX);
         goto out;
     }
-    buf = sg_malloc((size_t)st.st_size);
+    buf = sg_malloc((size_t)st.st_size + 1);
     while (n < (size_t)st.st_size) {
         ssize_t k = read(fd, buf + n, (size_t)st.st_size - n);
 
@@ -978,10 +1019,29 @@ sg_config_load_file(const sg_cfg_table_t *t, const char *path, void *opts,
         }
         n += (size_t)k;
     }
-    rc = sg_config_load_buf(t, path, buf, n, opts, err);
+    buf[n] = '\0';
+    *buf_out = buf;
+    *len = n;
+    buf = NULL;
+    rc = SG_OK;
 out:
     sg_free(buf);
     close(fd);
+    return rc;
+}
+
+sg_rc
+sg_config_load_file(const sg_cfg_table_t *t, const char *path, void *opts,
+                    sg_config_err_t *err)
+{
+    char *buf;
+    size_t n;
+    sg_rc rc;
+
+    if (sg_config_read_file(path, &buf, &n, err) != SG_OK)
+        return SG_ERR;
+    rc = sg_config_load_buf(t, path, buf, n, opts, err);
+    sg_free(buf);
     return rc;
 }
 

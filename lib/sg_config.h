@@ -122,6 +122,23 @@ sg_rc sg_config_load_buf(const sg_cfg_table_t *t, const char *file,
 sg_rc sg_config_load_file(const sg_cfg_table_t *t, const char *path, void *opts,
                           sg_config_err_t *err) SG_WUR;
 
+/*
+ * Read a whole config file (a regular file of bounded size) into a new,
+ * NUL-terminated buffer.  SG_OK, or SG_ERR with err->text naming the
+ * failing call and errno.
+ */
+sg_rc sg_config_read_file(const char *path, char **buf, size_t *len,
+                          sg_config_err_t *err) SG_WUR;
+
+/*
+ * Line and column (1-based, characters) of the value at a dotted/indexed
+ * path such as "peers[1].sip[0]" in text the engine already accepted, as
+ * deep as the path is found: for rules checked after loading that span
+ * several keys.
+ */
+void sg_config_position(const char *buf, size_t n, const char *path,
+                        int *line, int *col);
+
 /* Free what loading allocated in `opts` and zero those fields. */
 void sg_config_free(const sg_cfg_table_t *t, void *opts);
 
