@@ -68,10 +68,17 @@
 #define S_STABLE_MS 60000 /* a run this long resets the throttle */
 #define S_ARGV_MAX 40
 
-typedef enum { S_STORE, S_INGEST, S_DELIVER, S_NSTAGES } s_stage_id;
+/*
+ * Stage slots: the store, ingest, then one slot per deliver worker
+ * (delivery.workers of them, "deliver-1" …).  m->nst says how many are in
+ * use.
+ */
+#define S_DELIVER_MAX 64
+enum { S_STORE, S_INGEST, S_DELIVER, S_STAGES_MAX = S_DELIVER + S_DELIVER_MAX };
 
 typedef struct {
     const char *name;   /* "store": logs, RUN/stage-NAME.pid */
+    char namebuf[24];   /* "deliver-N" for the workers */
     const char *binary; /* "stirgate-store" */
     int required;       /* no binary: refuse to start */
     char path[PATH_MAX];
@@ -90,16 +97,26 @@ typedef struct {
     char config[PATH_MAX]; /* absolute: the stages run it too */
     char data[PATH_MAX];   /* embedded default: the data directory */
     int embedded;
-    s_stage_t st[S_NSTAGES];
+    s_stage_t st[S_STAGES_MAX];
+    int nst; /* slots in use */
     int lockfd;
     int stopping;
-    int phase; /* while stopping: index into s_stop_order */
+    int phase; /* while stopping: 0 ingest, 1..n deliver, then store */
     uint64_t phase_deadline_ms;
     int killed; /* SIGKILL sent in this phase */
 } s_master_t;
 
-/* The stop order: ingest, deliver, store (see the top of the file). */
-static const s_stage_id s_stop_order[] = {S_INGEST, S_DELIVER, S_STORE};
+/* The stop order: ingest, the deliver workers, the store (see the top of
+ * the file).  Phase p's stage slot. */
+static int
+s_stop_slot(const s_master_t *m, int phase)
+{
+    if (phase == 0)
+        return S_INGEST;
+    if (phase < m->nst - 1)
+        return S_DELIVER + phase - 1;
+    return phase == m->nst - 1 ? S_STORE : -1;
+}
 
 static int s_sigpipe[2] = {-1, -1};
 
@@ -503,11 +520,17 @@ s_build_argv(s_master_t *m)
     s_arg(s, &i, "--run-dir");
     s_arg(s, &i, "%s", c->run_dir);
 
-    s = &m->st[S_DELIVER];
-    i = 0;
-    s_arg(s, &i, "%s", s->path);
-    s_arg(s, &i, "-c");
-    s_arg(s, &i, "%s", m->config);
+    for (int w = S_DELIVER; w < m->nst; w++) {
+        s = &m->st[w];
+        i = 0;
+        s_arg(s, &i, "%s", s->path);
+        s_arg(s, &i, "-c");
+        s_arg(s, &i, "%s", m->config);
+        s_arg(s, &i, "--run-dir");
+        s_arg(s, &i, "%s", c->run_dir);
+        s_arg(s, &i, "--worker");
+        s_arg(s, &i, "%d", w - S_DELIVER + 1);
+    }
 }
 
 static void
@@ -603,7 +626,7 @@ s_reap(s_master_t *m)
         s_stage_t *s = NULL;
         char why[96];
 
-        for (int i = 0; i < S_NSTAGES; i++)
+        for (int i = 0; i < m->nst; i++)
             if (m->st[i].pid == pid)
                 s = &m->st[i];
         if (s == NULL)
@@ -739,8 +762,8 @@ s_stop_step(s_master_t *m)
 {
     uint64_t now = sg_clock_mono_ms();
 
-    while (m->phase < (int)SG_NELEM(s_stop_order)) {
-        s_stage_t *s = &m->st[s_stop_order[m->phase]];
+    while (s_stop_slot(m, m->phase) >= 0) {
+        s_stage_t *s = &m->st[s_stop_slot(m, m->phase)];
 
         s->restart_at_ms = 0;
         if (s->pid == 0) {
@@ -780,7 +803,7 @@ s_begin_stop(s_master_t *m)
     m->phase = 0;
     m->phase_deadline_ms = 0;
     m->killed = 0;
-    for (int i = 0; i < S_NSTAGES; i++)
+    for (int i = 0; i < m->nst; i++)
         m->st[i].restart_at_ms = 0;
 }
 
@@ -829,7 +852,7 @@ s_loop(s_master_t *m)
 
         if (m->stopping && s_stop_step(m))
             return;
-        for (int i = 0; i < S_NSTAGES && !m->stopping; i++) {
+        for (int i = 0; i < m->nst && !m->stopping; i++) {
             s_stage_t *s = &m->st[i];
 
             if (s->restart_at_ms == 0)
@@ -921,7 +944,7 @@ s_start(s_master_t *m)
     r = s_wait_ready(m, &m->st[S_STORE], s_unix_accepts, sock);
     if (r <= 0)
         return r;
-    for (int i = S_INGEST; i < S_NSTAGES; i++)
+    for (int i = S_INGEST; i < m->nst; i++)
         if (m->st[i].present && s_spawn(m, &m->st[i]) != 0)
             return -1;
     if (!m->st[S_INGEST].present)
@@ -944,7 +967,7 @@ cli_run_main(int argc, char **argv)
     static const struct {
         const char *name, *binary, *folder;
         int required;
-    } stages[S_NSTAGES] = {
+    } stages[3] = {
         {"store", "stirgate-store", "store", 1},
         {"ingest", "stirgate-ingest", "ingest", 0},
         {"deliver", "stirgate-deliver", "deliver", 0},
@@ -981,21 +1004,30 @@ cli_run_main(int argc, char **argv)
     }
     if (s_lock(m) != 0 || s_probe_ports(m) != 0)
         goto out;
-    for (int i = 0; i < S_NSTAGES; i++) {
+    m->nst = S_DELIVER + (int)(m->conf.delivery_workers < S_DELIVER_MAX
+                                   ? m->conf.delivery_workers
+                                   : S_DELIVER_MAX);
+    for (int i = 0; i < m->nst; i++) {
         s_stage_t *s = &m->st[i];
+        int k = i < S_DELIVER ? i : S_DELIVER;
 
-        s->name = stages[i].name;
-        s->binary = stages[i].binary;
-        s->required = stages[i].required;
-        s->present = s_find(s, stages[i].folder);
+        s->name = stages[k].name;
+        if (i >= S_DELIVER) {
+            (void)s_fmt(s->namebuf, sizeof(s->namebuf), "deliver-%d",
+                        i - S_DELIVER + 1);
+            s->name = s->namebuf;
+        }
+        s->binary = stages[k].binary;
+        s->required = stages[k].required;
+        s->present = s_find(s, stages[k].folder);
         if (!s->present && s->required) {
             cli_err(S_CMD,
                     "%s not found next to this binary or in "
                     "../%s/ (build it with scons)",
-                    s->binary, stages[i].folder);
+                    s->binary, stages[k].folder);
             goto out;
         }
-        if (!s->present)
+        if (!s->present && i <= S_DELIVER)
             sg_warn(S_PLACE, "%s not built: the gateway runs without it",
                     s->binary);
     }
