@@ -80,13 +80,13 @@ static double
 s_raw_verify_rate(void)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
-    EVP_PKEY_CTX *sc = EVP_PKEY_CTX_new(k, NULL), *vc = EVP_PKEY_CTX_new(k, NULL);
+    EVP_PKEY_CTX *sc = EVP_PKEY_CTX_new(k, NULL);
+    EVP_PKEY_CTX *vc = EVP_PKEY_CTX_new(k, NULL);
     uint8_t dgst[32] = {1, 2, 3}, sig[80];
     size_t siglen = sizeof(sig);
     uint64_t t0, n = 0;
 
-    if (k == NULL || sc == NULL || vc == NULL ||
-        EVP_PKEY_sign_init(sc) != 1 ||
+    if (k == NULL || sc == NULL || vc == NULL || EVP_PKEY_sign_init(sc) != 1 ||
         EVP_PKEY_sign(sc, sig, &siglen, dgst, 32) != 1 ||
         EVP_PKEY_verify_init(vc) != 1)
         sg_panic("OpenSSL setup failed");
@@ -163,8 +163,8 @@ main(int argc, char **argv)
             s_usage();
     }
     if (!to || !src || !keyf || !x5u || count < 2 || bodylen < 16 ||
-        bodylen > 4000 || window < 1 || sscanf(to, "%63[^:]:%d", host, &port)
-                                             != 2)
+        bodylen > 4000 || window < 1 ||
+        sscanf(to, "%63[^:]:%d", host, &port) != 2)
         s_usage();
     if ((key = verify_key_from_file(keyf, &why)) == NULL) {
         fprintf(stderr, "%s: %s\n", keyf, why);
@@ -192,20 +192,20 @@ main(int argc, char **argv)
             return 2;
         ident = proto_identity_format(tok, x5u, "msg");
         reqs[i].msg = sg_malloc(8192);
-        reqs[i].len = (size_t)snprintf(
-            reqs[i].msg, 8192,
-            "MESSAGE sip:+%s@%s SIP/2.0\r\n"
-            "Via: SIP/2.0/UDP %s:5060;branch=z9hG4bK-b%ld\r\n"
-            "Max-Forwards: 70\r\n"
-            "From: <sip:+%s@%s>;tag=b%ld\r\n"
-            "To: <sip:+%s@%s>\r\n"
-            "Call-ID: bench-%ld\r\n"
-            "CSeq: 1 MESSAGE\r\n"
-            "Identity: %s\r\n"
-            "Content-Type: text/plain\r\n"
-            "Content-Length: %ld\r\n\r\n%s",
-            dest_s, host, src, i, orig_s, src, i, dest_s, host, i, ident,
-            bodylen, body);
+        reqs[i].len =
+            (size_t)snprintf(reqs[i].msg, 8192,
+                             "MESSAGE sip:+%s@%s SIP/2.0\r\n"
+                             "Via: SIP/2.0/UDP %s:5060;branch=z9hG4bK-b%ld\r\n"
+                             "Max-Forwards: 70\r\n"
+                             "From: <sip:+%s@%s>;tag=b%ld\r\n"
+                             "To: <sip:+%s@%s>\r\n"
+                             "Call-ID: bench-%ld\r\n"
+                             "CSeq: 1 MESSAGE\r\n"
+                             "Identity: %s\r\n"
+                             "Content-Type: text/plain\r\n"
+                             "Content-Length: %ld\r\n\r\n%s",
+                             dest_s, host, src, i, orig_s, src, i, dest_s, host,
+                             i, ident, bodylen, body);
         sg_free(tok);
         sg_free(ident);
     }
@@ -247,8 +247,7 @@ main(int argc, char **argv)
         }
     }
     if (reqs[0].code != 202) {
-        fprintf(stderr, "warm-up message answered %d, not 202\n",
-                reqs[0].code);
+        fprintf(stderr, "warm-up message answered %d, not 202\n", reqs[0].code);
         return 1;
     }
 
@@ -277,8 +276,7 @@ main(int argc, char **argv)
         }
         if (poll(&p, 1, 5) <= 0) {
             if (sg_clock_mono_us() - t0 > 120000000ull) {
-                fprintf(stderr, "gave up: %ld of %ld answered\n", done,
-                        count);
+                fprintf(stderr, "gave up: %ld of %ld answered\n", done, count);
                 break;
             }
             continue;

@@ -4,8 +4,9 @@
  * alive, one process, poll), answers every POST with 200 (or --status N)
  * and prints one line per webhook the delivery workers send:
  *
- *   msg=<Idempotency-Key> from=+1202… to=+1202… verstat=TN-Validation-Passed
- *   reason=ok body_len=12 iat=… [resign_iat=…] path=/…
+ *   msg=<Idempotency-Key> from=+12025550100 to=+12025550111
+ *   verstat=TN-Validation-Passed reason=ok body_len=12 iat=N
+ *   [resign_iat=N] [state=S] path=/PATH
  *
  * A demo, not a server to face the Internet: no TLS, a request size cap,
  * no pipelining beyond what the poll loop reads.

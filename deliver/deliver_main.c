@@ -703,7 +703,8 @@ s_route_job(s_job *j)
     s_route *rt;
 
     if (ri < 0) {
-        s_finish(j, PROTO_OUTCOME_FAILED, 0, "no route matches the destination");
+        s_finish(j, PROTO_OUTCOME_FAILED, 0,
+                 "no route matches the destination");
         return;
     }
     j->route = ri;

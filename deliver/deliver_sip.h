@@ -26,7 +26,8 @@
  *
  * verstat (3GPP TS 24.229 7.2A.20) goes on the From and P-Asserted-
  * Identity URIs: a tel URI parameter, or for a telephone number in a SIP
- * URI a parameter of the user part ("sip:+1202…;verstat=…@host;user=phone").
+ * URI a parameter of the user part
+ * ("sip:+12025550100;verstat=TN-Validation-Passed@host;user=phone").
  *
  * Every value copied in is checked: no CR, LF, NUL or other control
  * character (proto_sip_value_check), and URIs may not hold the characters

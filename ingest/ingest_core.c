@@ -273,10 +273,10 @@ s_finish(s_req *r, ingest_outcome_t *out)
         out->n = r->nenv;
     }
     if (out->reason_hdr == NULL) {
-        out->reason_hdr = r->act.reason_header
-                              ? ingest_policy_reason_header(r->act.reason, rh,
-                                                            sizeof(rh))
-                              : "";
+        out->reason_hdr =
+            r->act.reason_header
+                ? ingest_policy_reason_header(r->act.reason, rh, sizeof(rh))
+                : "";
     }
     if (out->verstat == NULL)
         out->verstat = s_verstat_name(r->act.verstat);
@@ -371,9 +371,8 @@ s_store(s_req *r)
                                         m.replay_key);
             m.flags |= PROTO_MSG_F_REPLAY_KEY;
         } else if (r->dedup != NULL) {
-            ingest_policy_replay_unsigned(r->peer->name, r->dedup,
-                                          r->dedup_len, &r->dest[i],
-                                          m.replay_key);
+            ingest_policy_replay_unsigned(r->peer->name, r->dedup, r->dedup_len,
+                                          &r->dest[i], m.replay_key);
             m.flags |= PROTO_MSG_F_REPLAY_KEY;
         }
         s_clip(&m.from, r->orig.value, PROTO_MSG_URI_MAX);
@@ -462,8 +461,7 @@ s_sign(s_req *r)
     if (r->orig.kind == PROTO_IDENT_TN) {
         if (self->o.own_chain != NULL &&
             verify_chain_check_tn(self->o.own_chain, self->o.trust,
-                                  PROTO_IDENT_TN,
-                                  r->orig.value) == REASON_OK)
+                                  PROTO_IDENT_TN, r->orig.value) == REASON_OK)
             authorized = 1;
         else if (ingest_policy_numbers_cover(r->peer, r->orig.value))
             authorized = 1;
@@ -693,8 +691,8 @@ ingest_core_submit(ingest_core_t *self, const ingest_submit_t *in,
 
     if (in->has_expires && in->expires > 0) {
         /* RFC 3428: a delta from Date, else from receipt. */
-        uint64_t base = in->date > 0 ? (uint64_t)in->date * 1000
-                                     : in->received_ms;
+        uint64_t base =
+            in->date > 0 ? (uint64_t)in->date * 1000 : in->received_ms;
         r->expires_ms = base + (uint64_t)in->expires * 1000;
     }
 
@@ -703,24 +701,23 @@ ingest_core_submit(ingest_core_t *self, const ingest_submit_t *in,
     r->to_text = sg_calloc(ndest, sizeof(char *));
     if ((why = ingest_policy_originator(r->peer, in->pai, in->npai, in->from,
                                         cc, &r->orig)) != NULL) {
-        sg_info(S_PLACE, "msg=%s refused: originator: %s", r->envs[0].hex,
-                why);
+        sg_info(S_PLACE, "msg=%s refused: originator: %s", r->envs[0].hex, why);
         s_fail(r, 400, "Bad Originator", 400, "bad_field",
                "the originator is not a telephone number or SIP URI", 0);
         return;
     }
     for (size_t i = 0; i < ndest; i++) {
         if (in->ruri.p != NULL) {
-            why = ingest_policy_destination(in->ruri, in->to[0], cc,
-                                            &r->dest[i]);
+            why =
+                ingest_policy_destination(in->ruri, in->to[0], cc, &r->dest[i]);
             r->to_text[i] = s_dup(in->ruri);
         } else {
             why = proto_ident_parse(in->to[i].p, in->to[i].n, cc, &r->dest[i]);
             r->to_text[i] = s_dup(in->to[i]);
         }
         if (why != NULL) {
-            sg_info(S_PLACE, "msg=%s refused: destination: %s",
-                    r->envs[0].hex, why);
+            sg_info(S_PLACE, "msg=%s refused: destination: %s", r->envs[0].hex,
+                    why);
             s_fail(r, 400, "Bad Destination", 400, "bad_field",
                    "a recipient is not a telephone number or SIP URI", 0);
             return;
@@ -775,8 +772,7 @@ ingest_core_on_reply(ingest_core_t *self, const proto_wire_msg *m)
     }
     {
         proto_refused ref;
-        const char *why =
-            proto_wire_refused_decode(m->body, m->body_len, &ref);
+        const char *why = proto_wire_refused_decode(m->body, m->body_len, &ref);
         if (why != NULL) {
             sg_warn(S_PLACE, "msg=%s bad REFUSED: %s", e->hex, why);
             return 1;
@@ -790,8 +786,7 @@ ingest_core_on_reply(ingest_core_t *self, const proto_wire_msg *m)
                    ra > s_retry_after(self) ? ra : s_retry_after(self));
         } else if (ref.code == PROTO_REFUSED_REPLAY) {
             if (r->signed_input != NULL && !r->gateway_signed) {
-                sg_info(S_PLACE, "msg=%s rejected: replayed PASSporT",
-                        e->hex);
+                sg_info(S_PLACE, "msg=%s rejected: replayed PASSporT", e->hex);
                 s_fail(r, 403, "Duplicate PASSporT", 409, INGEST_R_REPLAY,
                        "this PASSporT was already received for this "
                        "recipient",
@@ -805,16 +800,18 @@ ingest_core_on_reply(ingest_core_t *self, const proto_wire_msg *m)
                  * so explicitly, since the first call's ids are not known
                  * here.
                  */
-                sg_info(S_PLACE, "msg=%s duplicate of an accepted request; "
-                        "not stored", e->hex);
+                sg_info(S_PLACE,
+                        "msg=%s duplicate of an accepted request; "
+                        "not stored",
+                        e->hex);
                 s_fail(r, 202, "Accepted", 409, INGEST_R_DUPLICATE,
                        "a request with this idempotency id was already "
                        "accepted",
                        0);
             }
         } else {
-            sg_error(S_PLACE, "msg=%s store refused the envelope: %.*s",
-                     e->hex, (int)ref.text.len, (const char *)ref.text.p);
+            sg_error(S_PLACE, "msg=%s store refused the envelope: %.*s", e->hex,
+                     (int)ref.text.len, (const char *)ref.text.p);
             s_fail(r, 500, "Server Internal Error", 500, INGEST_R_INTERNAL,
                    "the store refused the message", 0);
         }
@@ -842,8 +839,10 @@ ingest_core_run(ingest_core_t *self)
         s_req *r = e->req;
 
         if (now >= e->deadline) {
-            sg_warn(S_PLACE, "msg=%s no answer from the store in %" PRIu64
-                    " ms: answering 503", e->hex, self->o.store_timeout_ms);
+            sg_warn(S_PLACE,
+                    "msg=%s no answer from the store in %" PRIu64
+                    " ms: answering 503",
+                    e->hex, self->o.store_timeout_ms);
             s_fail(r, 503, "Service Unavailable", 503, INGEST_R_STORE_BUSY,
                    "the store did not answer in time", s_retry_after(self));
             continue;
@@ -869,8 +868,7 @@ ingest_core_timeout_ms(const ingest_core_t *self)
     if (self->thead == NULL)
         return -1;
     now = s_now(self);
-    return self->thead->next_at <= now ? 0
-                                       : (long)(self->thead->next_at - now);
+    return self->thead->next_at <= now ? 0 : (long)(self->thead->next_at - now);
 }
 
 size_t

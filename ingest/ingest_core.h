@@ -60,23 +60,22 @@ typedef int (*ingest_send_fn)(void *arg, uint64_t corr, const uint8_t *env,
 typedef void (*ingest_lookup_done_fn)(void *done_arg, const char *url);
 typedef int (*ingest_lookup_fn)(void *arg, const char *url,
                                 ingest_lookup_done_fn done, void *done_arg,
-                                proto_reason *reason,
-                                verify_chain_t **chain);
+                                proto_reason *reason, verify_chain_t **chain);
 
 typedef struct {
-    const conf_t *conf;         /* borrowed; outlives the core */
-    verify_key_t *sign_key;     /* borrowed; NULL: no customer can be served */
-    const char *sign_x5u;       /* borrowed */
-    verify_chain_t *own_chain;  /* borrowed; our signer chain, for the
-                                   authority check (NULL: numbers only) */
-    verify_trust_t *trust;      /* borrowed; NULL when not verifying */
-    ingest_lookup_fn lookup;    /* NULL when not verifying */
+    const conf_t *conf;        /* borrowed; outlives the core */
+    verify_key_t *sign_key;    /* borrowed; NULL: no customer can be served */
+    const char *sign_x5u;      /* borrowed */
+    verify_chain_t *own_chain; /* borrowed; our signer chain, for the
+                                  authority check (NULL: numbers only) */
+    verify_trust_t *trust;     /* borrowed; NULL when not verifying */
+    ingest_lookup_fn lookup;   /* NULL when not verifying */
     void *lookup_arg;
     ingest_send_fn send;
     void *send_arg;
-    uint64_t store_timeout_ms;  /* answer 503 after this; 0 = 5000 */
-    uint64_t resend_ms;         /* resend an unanswered STORE; 0 = 1000 */
-    uint64_t (*mono_ms)(void);  /* NULL = sg_clock_mono_ms (a test seam) */
+    uint64_t store_timeout_ms; /* answer 503 after this; 0 = 5000 */
+    uint64_t resend_ms;        /* resend an unanswered STORE; 0 = 1000 */
+    uint64_t (*mono_ms)(void); /* NULL = sg_clock_mono_ms (a test seam) */
 } ingest_core_opts_t;
 
 /* Strings are ingest_str_t (ingest_policy.h): bytes, not NUL-terminated;
@@ -91,32 +90,32 @@ typedef struct {
     ingest_str_t ruri;
     const ingest_str_t *to;
     size_t nto;
-    ingest_str_t content_type;     /* the whole value */
-    const ingest_str_t *identity;  /* Identity header values */
+    ingest_str_t content_type;    /* the whole value */
+    const ingest_str_t *identity; /* Identity header values */
     size_t nidentity;
     const uint8_t *body; /* exactly as received (msgi covers these bytes) */
     size_t body_len;
     int has_expires;
-    uint32_t expires;   /* RFC 3428 Expires, seconds */
-    int64_t date;       /* SIP Date (epoch s), 0 when absent */
-    ingest_str_t dedup; /* idempotency id or "Call-ID CSeq"; p NULL = none */
-    ingest_str_t idem;  /* the client idempotency id for the envelope */
+    uint32_t expires;     /* RFC 3428 Expires, seconds */
+    int64_t date;         /* SIP Date (epoch s), 0 when absent */
+    ingest_str_t dedup;   /* idempotency id or "Call-ID CSeq"; p NULL = none */
+    ingest_str_t idem;    /* the client idempotency id for the envelope */
     uint64_t received_ms; /* wall clock at receipt */
 } ingest_submit_t;
 
 /* The answer.  Valid inside the completion callback only. */
 typedef struct {
-    int sip_code;            /* 202, or the refusal */
+    int sip_code; /* 202, or the refusal */
     const char *sip_text;
-    int http_status;         /* 202, or the refusal */
-    const char *api_reason;  /* NULL when accepted */
-    const char *message;     /* for people (API errors) */
-    proto_reason reason;     /* the verification outcome */
+    int http_status;        /* 202, or the refusal */
+    const char *api_reason; /* NULL when accepted */
+    const char *message;    /* for people (API errors) */
+    proto_reason reason;    /* the verification outcome */
     const char *verstat;
-    const char *reason_hdr;  /* "" or "Reason: STIR ...\r\n" (RFC 9410) */
-    uint32_t retry_after;    /* seconds for Retry-After; 0 = none */
-    const char *log_id;      /* first message id (hex), for log lines */
-    size_t n;                /* messages stored (202 only) */
+    const char *reason_hdr; /* "" or "Reason: STIR ...\r\n" (RFC 9410) */
+    uint32_t retry_after;   /* seconds for Retry-After; 0 = none */
+    const char *log_id;     /* first message id (hex), for log lines */
+    size_t n;               /* messages stored (202 only) */
     const proto_api_accepted_t *msgs;
 } ingest_outcome_t;
 

@@ -152,8 +152,7 @@ s_queue_chain(ingest_http_t *h, struct MHD_Connection *conn)
         return MHD_NO;
     snprintf(cc, sizeof(cc), "max-age=%lld",
              (long long)h->conf->sign_publish_max_age);
-    (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                  S_PEM_CHAIN);
+    (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, S_PEM_CHAIN);
     (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
     rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
@@ -164,8 +163,8 @@ s_queue_chain(ingest_http_t *h, struct MHD_Connection *conn)
 static const conf_peer_t *
 s_client(ingest_http_t *h, struct MHD_Connection *conn, int *had_token)
 {
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                   "Authorization");
+    const char *auth =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     const union MHD_ConnectionInfo *ci;
     const conf_peer_t *p;
 
@@ -226,13 +225,13 @@ s_post_done(void *arg, const ingest_outcome_t *out)
     if (out->http_status == 202) {
         const char *reason =
             out->reason != REASON_OK ? proto_reason_name(out->reason) : NULL;
-        s_answer(q, 202,
-                 proto_api_accepted_json(out->msgs, out->n, out->verstat,
-                                         reason),
-                 S_JSON);
+        s_answer(
+            q, 202,
+            proto_api_accepted_json(out->msgs, out->n, out->verstat, reason),
+            S_JSON);
     } else {
-        s_error(q, out->http_status, out->api_reason ? out->api_reason
-                                                     : INGEST_R_INTERNAL,
+        s_error(q, out->http_status,
+                out->api_reason ? out->api_reason : INGEST_R_INTERNAL,
                 out->message ? out->message : "refused");
         q->retry_after = out->retry_after;
     }
@@ -311,8 +310,8 @@ s_show_start(s_hreq *q, const char *hex)
         return;
     }
     q->corr = INGEST_CORR_CTL | ++h->next_corr;
-    if (h->ctl(h->ctl_arg, PROTO_CMD_SHOW, q->corr, q->id,
-               PROTO_MSG_ID_LEN) != 0) {
+    if (h->ctl(h->ctl_arg, PROTO_CMD_SHOW, q->corr, q->id, PROTO_MSG_ID_LEN) !=
+        0) {
         s_error(q, 503, INGEST_R_STORE_BUSY, "the store is not reachable");
         q->retry_after = 1;
         return;
@@ -359,12 +358,12 @@ s_show_json(s_hreq *q, const uint8_t *b, size_t n)
         s_error(q, 404, "not_found", "no such message");
         return;
     }
-    o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "id", s_jstr(j, "id"),
-                  "state", s_jstr(j, "state"), "attempts",
-                  (json_int_t)json_integer_value(
-                      json_object_get(j, "attempts")),
-                  "last_error", s_jstr(j, "last_error"), "verstat",
-                  s_jstr(j, "verstat"), "reason", s_jstr(j, "reason"));
+    o = json_pack(
+        "{s:s, s:s, s:I, s:s, s:s, s:s}", "id", s_jstr(j, "id"), "state",
+        s_jstr(j, "state"), "attempts",
+        (json_int_t)json_integer_value(json_object_get(j, "attempts")),
+        "last_error", s_jstr(j, "last_error"), "verstat", s_jstr(j, "verstat"),
+        "reason", s_jstr(j, "reason"));
     json_decref(j);
     if (o == NULL)
         sg_panic("jansson: out of memory");
@@ -570,8 +569,7 @@ s_read_file(const char *path, size_t *len, int secret)
         return NULL;
     }
     if (secret && (st.st_mode & 077) != 0) {
-        sg_error(S_PLACE, "%s: a key file readable by others is refused",
-                 path);
+        sg_error(S_PLACE, "%s: a key file readable by others is refused", path);
         fclose(f);
         return NULL;
     }
@@ -630,14 +628,13 @@ s_parse_addr(const char *s, struct sockaddr_storage *ss)
     port = strtol(colon + 1, &end, 10);
     if (*end != '\0' || end == colon + 1 || port < 0 || port > 65535)
         return -1;
-    if (inet_pton(AF_INET, host,
-                  &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
         ((struct sockaddr_in *)ss)->sin_family = AF_INET;
         ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
         return 0;
     }
-    if (inet_pton(AF_INET6, host,
-                  &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+    if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) ==
+        1) {
         ((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
         ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
         return 0;
@@ -649,8 +646,8 @@ static struct MHD_Daemon *
 s_start(ingest_http_t *h, const char *spec, int tls)
 {
     struct sockaddr_storage ss;
-    unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                         MHD_USE_ERROR_LOG;
+    unsigned int flags =
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     struct MHD_Daemon *d;
     uint16_t port;
 
@@ -688,7 +685,8 @@ s_start(ingest_http_t *h, const char *spec, int tls)
             MHD_OPTION_END);
     }
     if (d == NULL) {
-        sg_error(S_PLACE, "http.%s %s: cannot start the server (address in "
+        sg_error(S_PLACE,
+                 "http.%s %s: cannot start the server (address in "
                  "use, or bad TLS key/certificate)",
                  tls ? "tls_listen" : "listen", spec);
         return NULL;
@@ -732,12 +730,12 @@ ingest_http_new(const conf_t *conf, ingest_core_t *core, ingest_ctl_fn ctl,
         size_t n;
         if (conf->http_tls_cert == NULL || conf->http_tls_key == NULL) {
             sg_error(S_PLACE, "http.tls_listen needs http.tls_cert and "
-                     "http.tls_key");
+                              "http.tls_key");
             goto fail;
         }
         if ((h->tls_cert = s_read_file(conf->http_tls_cert, &n, 0)) == NULL ||
-            (h->tls_key = s_read_file(conf->http_tls_key, &h->tls_key_len,
-                                      1)) == NULL)
+            (h->tls_key =
+                 s_read_file(conf->http_tls_key, &h->tls_key_len, 1)) == NULL)
             goto fail;
         if ((h->d[1] = s_start(h, tls_listen, 1)) == NULL)
             goto fail;

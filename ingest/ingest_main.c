@@ -149,8 +149,7 @@ s_level(const char *name, sg_log_level *out)
 /* ---- the store link ----------------------------------------------------- */
 
 static int
-s_zsend(void *sock, proto_cmd cmd, uint64_t corr, const void *body,
-        size_t len)
+s_zsend(void *sock, proto_cmd cmd, uint64_t corr, const void *body, size_t len)
 {
     uint8_t vf[PROTO_WIRE_VFRAME_LEN], hdr[PROTO_WIRE_HDR_LEN];
 
@@ -222,13 +221,12 @@ s_drain(s_ingest *g)
             f[i].p = zmq_msg_data(&parts[i]);
             f[i].len = zmq_msg_size(&parts[i]);
         }
-        if ((why = proto_wire_decode(f, (size_t)n, PROTO_DIR_FROM_STORE,
-                                     &m)) != NULL) {
+        if ((why = proto_wire_decode(f, (size_t)n, PROTO_DIR_FROM_STORE, &m)) !=
+            NULL) {
             sg_warn(S_PLACE, "bad message from the store: %s", why);
         } else if (m.corr & INGEST_CORR_CTL) {
             if (g->http == NULL || !ingest_http_on_reply(g->http, &m))
-                sg_debug(S_PLACE, "unexpected %s",
-                         proto_wire_cmd_name(m.cmd));
+                sg_debug(S_PLACE, "unexpected %s", proto_wire_cmd_name(m.cmd));
         } else if (!ingest_core_on_reply(g->core, &m)) {
             sg_debug(S_PLACE, "unexpected %s", proto_wire_cmd_name(m.cmd));
         }
@@ -246,8 +244,8 @@ s_store_link(s_ingest *g)
 
     if (g->o.endpoint != NULL)
         snprintf(ep, sizeof(ep), "%s", g->o.endpoint);
-    else if ((size_t)snprintf(ep, sizeof(ep), "ipc://%s/store.sock",
-                              run_dir) >= sizeof(ep)) {
+    else if ((size_t)snprintf(ep, sizeof(ep), "ipc://%s/store.sock", run_dir) >=
+             sizeof(ep)) {
         sg_error(S_PLACE, "run directory path too long");
         return 0;
     }
@@ -291,8 +289,8 @@ s_lookup_cb(void *arg, const char *url, const verify_x5u_result_t *res)
 }
 
 static int
-s_lookup(void *arg, const char *url, ingest_lookup_done_fn done,
-         void *done_arg, proto_reason *reason, verify_chain_t **chain)
+s_lookup(void *arg, const char *url, ingest_lookup_done_fn done, void *done_arg,
+         proto_reason *reason, verify_chain_t **chain)
 {
     s_ingest *g = arg;
     s_pending_lookup *p = sg_malloc(sizeof(*p));
@@ -372,8 +370,8 @@ s_stir(s_ingest *g)
         snprintf(dir, sizeof(dir), "%s/x5u", c->data_dir);
         memset(&co, 0, sizeof(co));
         co.policy.allow_loopback = c->x5u_allow_loopback;
-        co.policy.tls_ca = c->x5u_tls_ca && c->x5u_tls_ca[0] ? c->x5u_tls_ca
-                                                             : NULL;
+        co.policy.tls_ca =
+            c->x5u_tls_ca && c->x5u_tls_ca[0] ? c->x5u_tls_ca : NULL;
         co.policy.connect_timeout_ms = (long)c->x5u_connect_timeout_ms;
         co.policy.timeout_ms = (long)c->x5u_timeout_ms;
         co.policy.max_bytes = (size_t)c->x5u_max_size;
@@ -424,8 +422,10 @@ s_stir(s_ingest *g)
             return 0;
         }
         if (r != REASON_OK)
-            sg_info(S_PLACE, "sign.chain: %s (%s); used for the TNAuthList "
-                    "only", proto_reason_name(r), why);
+            sg_info(S_PLACE,
+                    "sign.chain: %s (%s); used for the TNAuthList "
+                    "only",
+                    proto_reason_name(r), why);
     }
     if (s_any_peer(c, CONF_PEER_CUSTOMER) &&
         (g->key == NULL || c->sign_x5u == NULL)) {
@@ -464,8 +464,8 @@ s_loop(s_ingest *g)
             break;
         if (s_signals == 1 && !stopping) {
             stopping = 1;
-            drain_until = sg_clock_mono_ms() + (uint64_t)g->o.store_timeout_ms
-                          + 2000;
+            drain_until =
+                sg_clock_mono_ms() + (uint64_t)g->o.store_timeout_ms + 2000;
             sg_info(S_PLACE, "stopping: no new requests; %zu in flight",
                     ingest_core_inflight(g->core));
             ingest_sip_stop(g->sip);
@@ -494,11 +494,9 @@ s_loop(s_ingest *g)
         for (size_t i = 0; i < n; i++) {
             items[i + 1].socket = NULL;
             items[i + 1].fd = pfd[i].fd;
-            items[i + 1].events = (short)((pfd[i].events & POLLIN ? ZMQ_POLLIN
-                                                                  : 0) |
-                                          (pfd[i].events & POLLOUT
-                                               ? ZMQ_POLLOUT
-                                               : 0));
+            items[i + 1].events =
+                (short)((pfd[i].events & POLLIN ? ZMQ_POLLIN : 0) |
+                        (pfd[i].events & POLLOUT ? ZMQ_POLLOUT : 0));
             items[i + 1].revents = 0;
         }
         timeout = s_min_timeout(timeout, ingest_core_timeout_ms(g->core));
@@ -516,15 +514,10 @@ s_loop(s_ingest *g)
             break;
         }
         for (size_t i = 0; i < n; i++)
-            pfd[i].revents = (short)((items[i + 1].revents & ZMQ_POLLIN
-                                          ? POLLIN
-                                          : 0) |
-                                     (items[i + 1].revents & ZMQ_POLLOUT
-                                          ? POLLOUT
-                                          : 0) |
-                                     (items[i + 1].revents & ZMQ_POLLERR
-                                          ? POLLERR
-                                          : 0));
+            pfd[i].revents =
+                (short)((items[i + 1].revents & ZMQ_POLLIN ? POLLIN : 0) |
+                        (items[i + 1].revents & ZMQ_POLLOUT ? POLLOUT : 0) |
+                        (items[i + 1].revents & ZMQ_POLLERR ? POLLERR : 0));
         s_drain(g);
         ingest_sip_handle(g->sip, pfd, nsip);
         if (g->cache && (ncache > 0 || verify_x5u_cache_pending(g->cache)))
@@ -607,8 +600,9 @@ main(int argc, char **argv)
     rcode = s_loop(&g);
     {
         const ingest_core_stats_t *st = ingest_core_stats(g.core);
-        sg_info(S_PLACE, "stopped: %" PRIu64 " submitted, %" PRIu64
-                " accepted, %" PRIu64 " rejected, %" PRIu64 " failed",
+        sg_info(S_PLACE,
+                "stopped: %" PRIu64 " submitted, %" PRIu64 " accepted, %" PRIu64
+                " rejected, %" PRIu64 " failed",
                 st->submitted, st->accepted, st->rejected, st->failed);
     }
 out:

@@ -137,16 +137,26 @@ ingest_policy_rank(proto_reason r)
      * above everything.
      */
     static const proto_reason order[] = {
-        REASON_UNSUPPORTED_PPT,   REASON_NO_IDENTITY,
-        REASON_MALFORMED_IDENTITY, REASON_MALFORMED_PASSPORT,
-        REASON_UNSUPPORTED_ALG,   REASON_INFO_MISMATCH,
-        REASON_STALE,             REASON_FUTURE_IAT,
-        REASON_ORIG_MISMATCH,     REASON_DEST_MISMATCH,
-        REASON_X5U_POLICY,        REASON_CERT_UNTRUSTED,
-        REASON_CERT_REVOKED,      REASON_CERT_EXPIRED,
-        REASON_BAD_SIGNATURE,     REASON_TN_NOT_AUTHORIZED,
-        REASON_CLAIM_CONSTRAINT,  REASON_MSGI_UNSUPPORTED_ALG,
-        REASON_MSGI_MISMATCH,     REASON_X5U_FETCH_FAILED,
+        REASON_UNSUPPORTED_PPT,
+        REASON_NO_IDENTITY,
+        REASON_MALFORMED_IDENTITY,
+        REASON_MALFORMED_PASSPORT,
+        REASON_UNSUPPORTED_ALG,
+        REASON_INFO_MISMATCH,
+        REASON_STALE,
+        REASON_FUTURE_IAT,
+        REASON_ORIG_MISMATCH,
+        REASON_DEST_MISMATCH,
+        REASON_X5U_POLICY,
+        REASON_CERT_UNTRUSTED,
+        REASON_CERT_REVOKED,
+        REASON_CERT_EXPIRED,
+        REASON_BAD_SIGNATURE,
+        REASON_TN_NOT_AUTHORIZED,
+        REASON_CLAIM_CONSTRAINT,
+        REASON_MSGI_UNSUPPORTED_ALG,
+        REASON_MSGI_MISMATCH,
+        REASON_X5U_FETCH_FAILED,
         REASON_OK,
     };
 
@@ -204,8 +214,8 @@ ingest_policy_numbers_cover(const conf_peer_t *peer, const char *tn)
 
 const char *
 ingest_policy_originator(const conf_peer_t *peer, const ingest_str_t *pai,
-                         size_t npai, ingest_str_t from,
-                         const char *default_cc, proto_ident_t *out)
+                         size_t npai, ingest_str_t from, const char *default_cc,
+                         proto_ident_t *out)
 {
     const char *why;
 
@@ -339,8 +349,8 @@ ingest_policy_replay_unsigned(const char *peer, const char *dedup,
 static int
 s_response_field(const char *p, size_t n)
 {
-    static const char *const names[] = {"via", "v", "from", "f", "to",
-                                        "t", "call-id", "i", "cseq"};
+    static const char *const names[] = {"via", "v",       "from", "f",   "to",
+                                        "t",   "call-id", "i",    "cseq"};
     size_t k = 0;
 
     while (k < n && p[k] != ':')

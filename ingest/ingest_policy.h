@@ -34,10 +34,10 @@ typedef enum {
 ingest_role ingest_policy_role(const conf_peer_t *peer);
 
 typedef enum {
-    INGEST_ACT_STORE = 0,  /* store with the verdict as it is */
-    INGEST_ACT_STORE_FAILED, /* store marked failed; Reason: STIR in 202 */
+    INGEST_ACT_STORE = 0,      /* store with the verdict as it is */
+    INGEST_ACT_STORE_FAILED,   /* store marked failed; Reason: STIR in 202 */
     INGEST_ACT_STORE_DEFERRED, /* store as verification deferred */
-    INGEST_ACT_REJECT,     /* answer sip_code, store nothing */
+    INGEST_ACT_REJECT,         /* answer sip_code, store nothing */
 } ingest_act_kind;
 
 /*
@@ -52,9 +52,9 @@ typedef struct {
     const char *sip_text; /* reason phrase */
     int http_status;      /* 202 when stored */
     const char *api_reason;
-    uint8_t verstat;      /* PROTO_MSG_VERSTAT_* for the envelope */
-    uint8_t flags;        /* PROTO_MSG_F_DEFERRED or 0 */
-    int reason_header;    /* 1: add Reason: STIR to the 202 (RFC 9410) */
+    uint8_t verstat;   /* PROTO_MSG_VERSTAT_* for the envelope */
+    uint8_t flags;     /* PROTO_MSG_F_DEFERRED or 0 */
+    int reason_header; /* 1: add Reason: STIR to the 202 (RFC 9410) */
 } ingest_action_t;
 
 /* Ingest reasons (API `reason` values; a public contract like

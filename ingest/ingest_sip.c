@@ -85,11 +85,11 @@ typedef struct {
     ingest_sip_t *sip;
     proto_sip_req_t req; /* header copies, for the response */
     int tcp;
-    int fd;             /* UDP socket, or the connection's fd */
-    uint64_t serial;    /* the connection's, TCP only */
+    int fd;          /* UDP socket, or the connection's fd */
+    uint64_t serial; /* the connection's, TCP only */
     struct sockaddr_storage addr;
     socklen_t alen;
-    s_rtx *rtx;         /* UDP only */
+    s_rtx *rtx; /* UDP only */
     uint64_t t0_us;
 } s_pend;
 
@@ -220,8 +220,8 @@ s_bind(const char *spec, int tcp)
     int fd, one = 1;
 
     if (s_parse_addr(spec, &ss, &len) != 0) {
-        sg_error(S_PLACE, "sip.%s: \"%s\" is not ADDRESS:PORT", tcp ? "tcp"
-                 : "udp", spec);
+        sg_error(S_PLACE, "sip.%s: \"%s\" is not ADDRESS:PORT",
+                 tcp ? "tcp" : "udp", spec);
         return -1;
     }
     fd = socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC,
@@ -426,8 +426,8 @@ static void
 s_conn_flush(ingest_sip_t *self, s_conn *c)
 {
     while (c->woff < c->wlen) {
-        ssize_t w = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff,
-                         MSG_NOSIGNAL);
+        ssize_t w =
+            send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
@@ -464,15 +464,13 @@ s_send_udp(ingest_sip_t *self, int fd, const struct sockaddr_storage *addr,
  */
 static char *
 s_respond(ingest_sip_t *self, const proto_sip_req_t *req, int tcp, int fd,
-          uint64_t serial, const struct sockaddr_storage *addr,
-          socklen_t alen, int code, const char *text, const char *extra,
-          size_t *outlen)
+          uint64_t serial, const struct sockaddr_storage *addr, socklen_t alen,
+          int code, const char *text, const char *extra, size_t *outlen)
 {
     char *resp = NULL;
     size_t n = 0;
 
-    if (proto_sip_response(req, code, text, extra, NULL, &resp, &n) !=
-        SG_OK) {
+    if (proto_sip_response(req, code, text, extra, NULL, &resp, &n) != SG_OK) {
         sg_debug(S_PLACE, "response %d not buildable", code);
         return NULL;
     }
@@ -498,9 +496,8 @@ s_respond(ingest_sip_t *self, const proto_sip_req_t *req, int tcp, int fd,
  */
 static void
 s_respond_refused(ingest_sip_t *self, const uint8_t *buf, size_t n, int tcp,
-                  int fd, uint64_t serial,
-                  const struct sockaddr_storage *addr, socklen_t alen,
-                  const proto_sip_err_t *err)
+                  int fd, uint64_t serial, const struct sockaddr_storage *addr,
+                  socklen_t alen, const proto_sip_err_t *err)
 {
     proto_sip_limits_t lax;
     proto_sip_req_t req;
@@ -525,16 +522,15 @@ s_respond_refused(ingest_sip_t *self, const uint8_t *buf, size_t n, int tcp,
                 /* RFC 3261 21.4.13: list what is accepted. */
                 size_t o = (size_t)snprintf(extra, sizeof(extra), "Accept: ");
                 for (size_t k = 0; self->ctypes && self->ctypes[k]; k++)
-                    o += (size_t)snprintf(extra + o, sizeof(extra) - o,
-                                          "%s%s", k ? ", " : "",
-                                          self->ctypes[k]);
+                    o += (size_t)snprintf(extra + o, sizeof(extra) - o, "%s%s",
+                                          k ? ", " : "", self->ctypes[k]);
                 if (o + 3 < sizeof(extra))
                     memcpy(extra + o, "\r\n", 3);
                 else
                     extra[0] = '\0';
             }
-            resp = s_respond(self, &req, tcp, fd, serial, addr, alen,
-                             err->code, text, extra[0] ? extra : NULL, NULL);
+            resp = s_respond(self, &req, tcp, fd, serial, addr, alen, err->code,
+                             text, extra[0] ? extra : NULL, NULL);
             sg_free(resp);
         }
         proto_sip_req_clear(&req);
@@ -560,9 +556,8 @@ s_done(void *arg, const ingest_outcome_t *out)
     if (out->retry_after > 0 && o < sizeof(extra))
         o += (size_t)snprintf(extra + o, sizeof(extra) - o,
                               "Retry-After: %u\r\n", out->retry_after);
-    resp = s_respond(self, &p->req, p->tcp, p->fd, p->serial, &p->addr,
-                     p->alen, out->sip_code, out->sip_text,
-                     extra[0] ? extra : NULL, &n);
+    resp = s_respond(self, &p->req, p->tcp, p->fd, p->serial, &p->addr, p->alen,
+                     out->sip_code, out->sip_text, extra[0] ? extra : NULL, &n);
     sg_debug(S_PLACE, "msg=%s answered %d in %llu us", out->log_id,
              out->sip_code,
              (unsigned long long)(sg_clock_mono_us() - p->t0_us));
@@ -600,8 +595,8 @@ s_dedup(const proto_sip_req_t *req, char *out, size_t n)
  */
 static int
 s_request(ingest_sip_t *self, proto_sip_req_t *req, int tcp, int fd,
-          uint64_t serial, const struct sockaddr_storage *addr,
-          socklen_t alen, const conf_peer_t *peer)
+          uint64_t serial, const struct sockaddr_storage *addr, socklen_t alen,
+          const conf_peer_t *peer)
 {
     ingest_str_t pai[PROTO_SIP_PAI_CAP], ids[PROTO_SIP_IDENTITY_CAP], to;
     ingest_submit_t in;
@@ -717,8 +712,8 @@ s_udp_read(ingest_sip_t *self, int fd)
         socklen_t alen = sizeof(ss);
         proto_sip_req_t req;
         proto_sip_err_t err;
-        ssize_t n = recvfrom(fd, self->ubuf, 65536, 0, (struct sockaddr *)&ss,
-                             &alen);
+        ssize_t n =
+            recvfrom(fd, self->ubuf, 65536, 0, (struct sockaddr *)&ss, &alen);
 
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -728,15 +723,14 @@ s_udp_read(ingest_sip_t *self, int fd)
         /* Keep-alive CRLFs (RFC 5626 style) and empty datagrams. */
         if (n <= 4 && strspn((char *)self->ubuf, "\r\n") >= (size_t)n)
             continue;
-        if (proto_sip_parse(self->ubuf, (size_t)n, 0, &self->lim, &req,
-                            &err) != SG_OK) {
-            s_respond_refused(self, self->ubuf, (size_t)n, 0, fd, 0, &ss,
-                              alen, &err);
+        if (proto_sip_parse(self->ubuf, (size_t)n, 0, &self->lim, &req, &err) !=
+            SG_OK) {
+            s_respond_refused(self, self->ubuf, (size_t)n, 0, fd, 0, &ss, alen,
+                              &err);
             continue;
         }
         (void)s_request(self, &req, 0, fd, 0, &ss, alen,
-                        conf_peer_by_addr(self->conf,
-                                          (struct sockaddr *)&ss));
+                        conf_peer_by_addr(self->conf, (struct sockaddr *)&ss));
         proto_sip_req_clear(&req);
     }
 }
@@ -812,8 +806,8 @@ s_tcp_frames(ingest_sip_t *self, s_conn *c)
         if (fr == PROTO_SIP_FRAME_MORE)
             break;
         if (fr == PROTO_SIP_FRAME_BAD) {
-            s_respond_refused(self, c->rbuf + off, c->rlen - off, 1, fd,
-                              serial, &c->addr, c->alen, &err);
+            s_respond_refused(self, c->rbuf + off, c->rlen - off, 1, fd, serial,
+                              &c->addr, c->alen, &err);
             if ((c = s_conn_get(self, fd, serial)) == NULL)
                 return;
             c->closing = 1;
@@ -825,8 +819,8 @@ s_tcp_frames(ingest_sip_t *self, s_conn *c)
                             &req, &err) != SG_OK) {
             /* Framing held, so the stream is still in step: answer and go
              * on with the next request. */
-            s_respond_refused(self, c->rbuf + off, len, 1, fd, serial,
-                              &c->addr, c->alen, &err);
+            s_respond_refused(self, c->rbuf + off, len, 1, fd, serial, &c->addr,
+                              c->alen, &err);
         } else {
             (void)s_request(self, &req, 1, fd, serial, &c->addr, c->alen,
                             c->peer);
@@ -1039,10 +1033,10 @@ ingest_sip_new(const conf_t *conf, ingest_core_t *core)
     if (conf->sip_max_headers > 0)
         self->lim.max_headers = (size_t)conf->sip_max_headers;
     if (conf->sip_max_identity > 0)
-        self->lim.max_identity = (size_t)conf->sip_max_identity >
-                                         PROTO_SIP_IDENTITY_CAP
-                                     ? PROTO_SIP_IDENTITY_CAP
-                                     : (size_t)conf->sip_max_identity;
+        self->lim.max_identity =
+            (size_t)conf->sip_max_identity > PROTO_SIP_IDENTITY_CAP
+                ? PROTO_SIP_IDENTITY_CAP
+                : (size_t)conf->sip_max_identity;
     if (conf->sip_accept_types.n > 0) {
         self->ctypes = sg_calloc(conf->sip_accept_types.n + 1, sizeof(char *));
         for (size_t i = 0; i < conf->sip_accept_types.n; i++)
@@ -1065,8 +1059,7 @@ ingest_sip_new(const conf_t *conf, ingest_core_t *core)
         }
         self->socks[i].fd = fd;
         self->socks[i].tcp = tcp;
-        snprintf(self->socks[i].name, sizeof(self->socks[i].name), "%s",
-                 spec);
+        snprintf(self->socks[i].name, sizeof(self->socks[i].name), "%s", spec);
     }
     self->nsocks = nt;
     return self;

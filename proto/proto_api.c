@@ -132,6 +132,7 @@ s_strings(json_t *v, const char *name, size_t max, size_t maxlen,
 static const char *const s_members[] = {
     "from",        "to",       "content_type", "body",
     "body_base64", "identity", "expires",      "idempotency_id",
+    "status_url",
 };
 
 static sg_rc
@@ -265,6 +266,25 @@ s_parse(json_t *root, const proto_api_limits_t *lim, proto_api_msg_t *out,
                           PROTO_API_IDEMP_MAX);
         out->idempotency_id = sg_strndup(s, n);
     }
+
+    /* Where deliver reports the final state (the delivery issue). */
+    v = json_object_get(root, "status_url");
+    if (v) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        int ok = json_is_string(v) && n >= 1 && n <= PROTO_API_STATUS_URL_MAX &&
+                 (strncmp(s, "http://", 7) == 0 ||
+                  strncmp(s, "https://", 8) == 0);
+
+        for (size_t i = 0; ok && i < n; i++)
+            ok = s[i] > 0x20 && s[i] <= 0x7e;
+        if (!ok)
+            return s_fail(err, "bad_field",
+                          "status_url: expected an http:// or https:// URL "
+                          "of 1..%d printable ASCII characters, no spaces",
+                          PROTO_API_STATUS_URL_MAX);
+        out->status_url = sg_strndup(s, n);
+    }
     return SG_OK;
 }
 
@@ -312,6 +332,7 @@ proto_api_msg_clear(proto_api_msg_t *self)
         sg_free(self->identity[i]);
     sg_free(self->identity);
     sg_free(self->idempotency_id);
+    sg_free(self->status_url);
     memset(self, 0, sizeof(*self));
 }
 

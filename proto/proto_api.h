@@ -4,7 +4,11 @@
  *
  *   {"from": str, "to": str | [str, ...], "content_type": str,
  *    "body": str | "body_base64": str, "identity": str | [str, ...],
- *    "expires": int, "idempotency_id": str}
+ *    "expires": int, "idempotency_id": str, "status_url": str}
+ *
+ * status_url (optional, http:// or https://, at most 1024 characters):
+ * the delivery workers POST the message's final state there (the
+ * envelope's status URL, proto_msg.h flag 8).
  *
  * Strict: an unknown member, a wrong type, a duplicate member or trailing
  * bytes is refused.  Each refusal has a stable `reason` (a public contract
@@ -32,6 +36,7 @@
 #define PROTO_API_CTYPE_MAX 128     /* content_type, bytes */
 #define PROTO_API_IDENTITY_MAX 8192 /* one Identity value, bytes */
 #define PROTO_API_IDEMP_MAX 128     /* idempotency_id, bytes */
+#define PROTO_API_STATUS_URL_MAX 1024 /* status_url, bytes */
 
 typedef struct {
     size_t max_recipients; /* default 100 */
@@ -54,6 +59,7 @@ typedef struct {
     int has_expires;
     uint32_t expires;     /* seconds */
     char *idempotency_id; /* NULL when absent */
+    char *status_url;     /* NULL when absent */
 } proto_api_msg_t;
 
 typedef struct {

@@ -345,9 +345,11 @@ s_put(int argc, char **argv)
         case 'g': m.flags |= PROTO_MSG_F_GATEWAY_SIGNED; break;
         case 'd': m.flags |= PROTO_MSG_F_DEFERRED; break;
         case 'v':
-            m.verstat = strcmp(optarg, "passed") == 0   ? PROTO_MSG_VERSTAT_PASSED
-                        : strcmp(optarg, "failed") == 0 ? PROTO_MSG_VERSTAT_FAILED
-                                                        : PROTO_MSG_VERSTAT_NONE;
+            m.verstat = PROTO_MSG_VERSTAT_NONE;
+            if (strcmp(optarg, "passed") == 0)
+                m.verstat = PROTO_MSG_VERSTAT_PASSED;
+            else if (strcmp(optarg, "failed") == 0)
+                m.verstat = PROTO_MSG_VERSTAT_FAILED;
             break;
         case 'r': {
             int r = proto_reason_from_name(optarg);

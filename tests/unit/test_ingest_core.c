@@ -62,8 +62,8 @@ s_send(void *arg, uint64_t corr, const uint8_t *env, size_t len)
 }
 
 static int
-s_lookup(void *arg, const char *url, ingest_lookup_done_fn done,
-         void *done_arg, proto_reason *reason, verify_chain_t **chain)
+s_lookup(void *arg, const char *url, ingest_lookup_done_fn done, void *done_arg,
+         proto_reason *reason, verify_chain_t **chain)
 {
     s_t *t = arg;
 

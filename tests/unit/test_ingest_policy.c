@@ -50,8 +50,7 @@ TU_TEST(ingest_policy_verdict_rows)
          INGEST_ACT_REJECT, 428, "Use Identity Header", 403,
          PROTO_MSG_VERSTAT_FAILED, 0, 0},
         {REASON_NO_IDENTITY, CONF_FAIL_REJECT, CONF_FETCH_REJECT, 0,
-         INGEST_ACT_STORE, 202, "Accepted", 202, PROTO_MSG_VERSTAT_NONE, 0,
-         0},
+         INGEST_ACT_STORE, 202, "Accepted", 202, PROTO_MSG_VERSTAT_NONE, 0, 0},
         {REASON_UNSUPPORTED_PPT, CONF_FAIL_REJECT, CONF_FETCH_DEFER, 0,
          INGEST_ACT_REJECT, 428, "Use Supported PASSporT Format", 403,
          PROTO_MSG_VERSTAT_FAILED, 0, 0},
@@ -67,9 +66,8 @@ TU_TEST(ingest_policy_verdict_rows)
         {REASON_MALFORMED_PASSPORT, CONF_FAIL_REJECT, CONF_FETCH_DEFER, 0,
          INGEST_ACT_REJECT, 438, "Invalid PASSporT", 403,
          PROTO_MSG_VERSTAT_FAILED, 0, 0},
-        {REASON_STALE, CONF_FAIL_REJECT, CONF_FETCH_DEFER, 0,
-         INGEST_ACT_REJECT, 403, "Stale Date", 403, PROTO_MSG_VERSTAT_FAILED,
-         0, 0},
+        {REASON_STALE, CONF_FAIL_REJECT, CONF_FETCH_DEFER, 0, INGEST_ACT_REJECT,
+         403, "Stale Date", 403, PROTO_MSG_VERSTAT_FAILED, 0, 0},
         {REASON_CERT_UNTRUSTED, CONF_FAIL_REJECT, CONF_FETCH_DEFER, 0,
          INGEST_ACT_REJECT, 437, "Unsupported Credential", 403,
          PROTO_MSG_VERSTAT_FAILED, 0, 0},
@@ -155,8 +153,7 @@ TU_TEST(ingest_policy_reason_header_rfc9410)
 
     TU_STREQ(ingest_policy_reason_header(REASON_MSGI_MISMATCH, b, sizeof(b)),
              "Reason: STIR ;cause=438 ;text=\"Invalid Identity Header\"\r\n");
-    TU_STREQ(ingest_policy_reason_header(REASON_X5U_FETCH_FAILED, b,
-                                         sizeof(b)),
+    TU_STREQ(ingest_policy_reason_header(REASON_X5U_FETCH_FAILED, b, sizeof(b)),
              "Reason: STIR ;cause=436 ;text=\"Bad Identity Info\"\r\n");
     TU_STREQ(ingest_policy_reason_header(REASON_STALE, b, sizeof(b)),
              "Reason: STIR ;cause=403 ;text=\"Stale Date\"\r\n");
@@ -220,7 +217,7 @@ TU_TEST(ingest_policy_numbers)
     TU_CHECK(ingest_policy_numbers_cover(&p, "12025550099"));
     TU_CHECK(!ingest_policy_numbers_cover(&p, "12025550100"));
     TU_CHECK(!ingest_policy_numbers_cover(&p, "12025549999"));
-    TU_CHECK(!ingest_policy_numbers_cover(&p, "1202555009"));  /* shorter */
+    TU_CHECK(!ingest_policy_numbers_cover(&p, "1202555009"));   /* shorter */
     TU_CHECK(!ingest_policy_numbers_cover(&p, "120255500001")); /* longer */
     TU_CHECK(!ingest_policy_numbers_cover(&p, "*67#"));
     /* A range running past the last number of its length stops there. */
@@ -287,8 +284,8 @@ TU_TEST(ingest_policy_destination_choice)
                                        s_str("<sip:+19995550000@x>"), "1",
                                        &id) == NULL);
     TU_STREQ(id.value, "12025551234");
-    TU_CHECK(ingest_policy_destination(s_str("sip:gw.example.com"),
-                                       s_str(NULL), "1", &id) != NULL);
+    TU_CHECK(ingest_policy_destination(s_str("sip:gw.example.com"), s_str(NULL),
+                                       "1", &id) != NULL);
 }
 
 static char *
@@ -333,20 +330,19 @@ TU_TEST(ingest_policy_replay_keys)
 
 TU_TEST(ingest_policy_salvage_fields)
 {
-    static const char req[] =
-        "\r\nMESSAGE sip:+12025551234@gw SIP/2.0\r\n"
-        "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n"
-        "Date: not a date\r\n"
-        "f: <sip:a@b>;tag=1\r\n"
-        "To: <sip:c@d>\r\n"
-        "X-Long: one\r\n"
-        " two\r\n"
-        "Call-ID: abc\r\n"
-        "CSeq: 1\r\n"
-        " MESSAGE\r\n"
-        "Content-Length: 999\r\n"
-        "\r\n"
-        "body";
+    static const char req[] = "\r\nMESSAGE sip:+12025551234@gw SIP/2.0\r\n"
+                              "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n"
+                              "Date: not a date\r\n"
+                              "f: <sip:a@b>;tag=1\r\n"
+                              "To: <sip:c@d>\r\n"
+                              "X-Long: one\r\n"
+                              " two\r\n"
+                              "Call-ID: abc\r\n"
+                              "CSeq: 1\r\n"
+                              " MESSAGE\r\n"
+                              "Content-Length: 999\r\n"
+                              "\r\n"
+                              "body";
     char *out = NULL;
     size_t n = 0;
 
@@ -363,8 +359,7 @@ TU_TEST(ingest_policy_salvage_fields)
     TU_INTEQ(n, strlen(out));
     sg_free(out);
     /* No end of the header section (within max): nothing to salvage. */
-    TU_CHECK(ingest_policy_salvage(req, sizeof(req) - 1, 60, &out, &n) !=
-             NULL);
+    TU_CHECK(ingest_policy_salvage(req, sizeof(req) - 1, 60, &out, &n) != NULL);
     TU_CHECK(out == NULL);
     TU_CHECK(ingest_policy_salvage("garbage", 7, 4096, &out, &n) != NULL);
     TU_CHECK(ingest_policy_salvage("\r\n\r\n", 4, 4096, &out, &n) != NULL);

@@ -75,7 +75,8 @@ TU_TEST(api_every_member)
         " \"body_base64\": \"AAEC/w==\",\n"
         " \"identity\": [\"a.b.c;info=<https://x/y>;ppt=msg\", \"d.e.f\"],\n"
         " \"expires\": 4294967295,\n"
-        " \"idempotency_id\": \"order 42/x~\"}";
+        " \"idempotency_id\": \"order 42/x~\",\n"
+        " \"status_url\": \"https://client.example/cb?m=1\"}";
     proto_api_limits_t l = s_lim();
     proto_api_msg_t m;
     proto_api_err_t err;
@@ -91,6 +92,7 @@ TU_TEST(api_every_member)
     TU_INTEQ(m.has_expires, 1);
     TU_INTEQ(m.expires, 4294967295u);
     TU_STREQ(m.idempotency_id, "order 42/x~");
+    TU_STREQ(m.status_url, "https://client.example/cb?m=1");
     proto_api_msg_clear(&m);
 }
 
@@ -196,6 +198,15 @@ TU_TEST(api_wrong_types_and_shapes)
         {"{\"from\": \"a\", \"to\": \"b\", \"body\": \"x\", "
          "\"idempotency_id\": 7}",
          "idempotency_id"},
+        {"{\"from\": \"a\", \"to\": \"b\", \"body\": \"x\", "
+         "\"status_url\": \"ftp://x/y\"}",
+         "status_url"},
+        {"{\"from\": \"a\", \"to\": \"b\", \"body\": \"x\", "
+         "\"status_url\": \"http://x/a b\"}",
+         "status_url"},
+        {"{\"from\": \"a\", \"to\": \"b\", \"body\": \"x\", "
+         "\"status_url\": \"http://x/\\r\\n\"}",
+         "status_url"},
     };
     proto_api_limits_t l = s_lim();
 
