@@ -69,16 +69,24 @@
 #define S_ARGV_MAX 40
 
 /*
- * Stage slots: the store, ingest, then one slot per deliver worker
- * (delivery.workers of them, "deliver-1" …).  m->nst says how many are in
- * use.
+ * Stage slots: the store, then one slot per ingest process
+ * (ingest.processes of them: "ingest" when there is one, else "ingest-1"
+ * …; they share the listen addresses through SO_REUSEPORT), then one slot
+ * per deliver worker (delivery.workers of them, "deliver-1" …).  The
+ * ingest slots start at S_INGEST, the deliver slots at m->deliver0;
+ * m->nst says how many are in use.
  */
+#define S_INGEST_MAX 64
 #define S_DELIVER_MAX 64
-enum { S_STORE, S_INGEST, S_DELIVER, S_STAGES_MAX = S_DELIVER + S_DELIVER_MAX };
+enum {
+    S_STORE,
+    S_INGEST,
+    S_STAGES_MAX = S_INGEST + S_INGEST_MAX + S_DELIVER_MAX
+};
 
 typedef struct {
     const char *name;   /* "store": logs, RUN/stage-NAME.pid */
-    char namebuf[24];   /* "deliver-N" for the workers */
+    char namebuf[24];   /* "ingest-N", "deliver-N" */
     const char *binary; /* "stirgate-store" */
     int required;       /* no binary: refuse to start */
     char path[PATH_MAX];
@@ -98,23 +106,23 @@ typedef struct {
     char data[PATH_MAX];   /* embedded default: the data directory */
     int embedded;
     s_stage_t st[S_STAGES_MAX];
-    int nst; /* slots in use */
+    int nst;      /* slots in use */
+    int deliver0; /* first deliver slot (S_INGEST + ingest processes) */
     int lockfd;
     int stopping;
-    int phase; /* while stopping: 0 ingest, 1..n deliver, then store */
+    int phase; /* while stopping: the ingest slots, deliver, the store */
     uint64_t phase_deadline_ms;
     int killed; /* SIGKILL sent in this phase */
 } s_master_t;
 
-/* The stop order: ingest, the deliver workers, the store (see the top of
- * the file).  Phase p's stage slot. */
+/* The stop order: the ingest processes, the deliver workers, the store
+ * (see the top of the file).  Phase p's stage slot: the slots after the
+ * store's in order, then the store's. */
 static int
 s_stop_slot(const s_master_t *m, int phase)
 {
-    if (phase == 0)
-        return S_INGEST;
     if (phase < m->nst - 1)
-        return S_DELIVER + phase - 1;
+        return S_INGEST + phase;
     return phase == m->nst - 1 ? S_STORE : -1;
 }
 
@@ -154,7 +162,7 @@ static const char s_default_template[] =
     "           \"tls_listen\": \"127.0.0.1:8443\",\n"
     "           \"tls_cert\": \"@DATA@/pki/tls.pem\",\n"
     "           \"tls_key\": \"@DATA@/pki/tls.key\"},\n"
-    "  \"metrics\": {\"listen\": \"127.0.0.1:9090\"},\n"
+    "  \"metrics\": {\"listen\": \"127.0.0.1:9464\"},\n"
     "  \"sign\": {\"key\": \"@DATA@/pki/signer.key\",\n"
     "           \"x5u\": \"https://127.0.0.1:8443/certs/chain.pem\",\n"
     "           \"chain\": \"@DATA@/pki/chain.pem\", \"publish\": true},\n"
@@ -512,15 +520,17 @@ s_build_argv(s_master_t *m)
     s_arg(s, &i, "--log-level");
     s_arg(s, &i, "%s", conf_log_levels[c->log_level]);
 
-    s = &m->st[S_INGEST];
-    i = 0;
-    s_arg(s, &i, "%s", s->path);
-    s_arg(s, &i, "-c");
-    s_arg(s, &i, "%s", m->config);
-    s_arg(s, &i, "--run-dir");
-    s_arg(s, &i, "%s", c->run_dir);
+    for (int k = S_INGEST; k < m->deliver0; k++) {
+        s = &m->st[k];
+        i = 0;
+        s_arg(s, &i, "%s", s->path);
+        s_arg(s, &i, "-c");
+        s_arg(s, &i, "%s", m->config);
+        s_arg(s, &i, "--run-dir");
+        s_arg(s, &i, "%s", c->run_dir);
+    }
 
-    for (int w = S_DELIVER; w < m->nst; w++) {
+    for (int w = m->deliver0; w < m->nst; w++) {
         s = &m->st[w];
         i = 0;
         s_arg(s, &i, "%s", s->path);
@@ -529,7 +539,7 @@ s_build_argv(s_master_t *m)
         s_arg(s, &i, "--run-dir");
         s_arg(s, &i, "%s", c->run_dir);
         s_arg(s, &i, "--worker");
-        s_arg(s, &i, "%d", w - S_DELIVER + 1);
+        s_arg(s, &i, "%d", w - m->deliver0 + 1);
     }
 }
 
@@ -1004,17 +1014,24 @@ cli_run_main(int argc, char **argv)
     }
     if (s_lock(m) != 0 || s_probe_ports(m) != 0)
         goto out;
-    m->nst = S_DELIVER + (int)(m->conf.delivery_workers < S_DELIVER_MAX
-                                   ? m->conf.delivery_workers
-                                   : S_DELIVER_MAX);
+    m->deliver0 = S_INGEST + (int)(m->conf.ingest_processes < S_INGEST_MAX
+                                       ? m->conf.ingest_processes
+                                       : S_INGEST_MAX);
+    m->nst = m->deliver0 + (int)(m->conf.delivery_workers < S_DELIVER_MAX
+                                     ? m->conf.delivery_workers
+                                     : S_DELIVER_MAX);
     for (int i = 0; i < m->nst; i++) {
         s_stage_t *s = &m->st[i];
-        int k = i < S_DELIVER ? i : S_DELIVER;
+        int k = i < S_INGEST ? 0 : i < m->deliver0 ? 1 : 2;
 
         s->name = stages[k].name;
-        if (i >= S_DELIVER) {
+        if (k == 2) {
             (void)s_fmt(s->namebuf, sizeof(s->namebuf), "deliver-%d",
-                        i - S_DELIVER + 1);
+                        i - m->deliver0 + 1);
+            s->name = s->namebuf;
+        } else if (k == 1 && m->deliver0 - S_INGEST > 1) {
+            (void)s_fmt(s->namebuf, sizeof(s->namebuf), "ingest-%d",
+                        i - S_INGEST + 1);
             s->name = s->namebuf;
         }
         s->binary = stages[k].binary;
@@ -1027,7 +1044,7 @@ cli_run_main(int argc, char **argv)
                     s->binary, stages[k].folder);
             goto out;
         }
-        if (!s->present && i <= S_DELIVER)
+        if (!s->present && (i == S_INGEST || i == m->deliver0))
             sg_warn(S_PLACE, "%s not built: the gateway runs without it",
                     s->binary);
     }

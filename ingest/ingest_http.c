@@ -535,6 +535,9 @@ s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static void s_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 s_mhd_log(void *cls, const char *fmt, va_list ap)
 {

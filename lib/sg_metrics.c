@@ -54,7 +54,7 @@ s_buf_reserve(s_buf *b, size_t more)
     if (need <= b->cap)
         return;
     if (b->cap == 0)
-        b->cap = 4096;
+        b->cap = 256;
     while (b->cap < need)
         b->cap *= 2;
     b->p = sg_realloc(b->p, b->cap);
@@ -224,21 +224,22 @@ s_in_list(const char *p, size_t n, const char *const *list)
 static const char *const s_abbrev[] = {"s",  "ms", "us", "ns", "sec",
                                        "b",  "kb", "mb", "gb", "tb",
                                        "pb", "m",  "h",  "d",  NULL};
-static const char *const s_types[] = {"counter", "gauge", "histogram",
+static const char *const s_types[] = {"counter", "gauge",   "histogram",
                                       "summary", "untyped", NULL};
 static const char *const s_nonbase[] = {
-    "minutes", "hours",  "days",  "weeks",    "kelvins", "fahrenheit",
-    "rankine", "inches", "yards", "miles",    "bits",    "calories",
-    "pounds",  "ounces", NULL};
+    "minutes",    "hours",    "days",   "weeks",  "kelvins",
+    "fahrenheit", "rankine",  "inches", "yards",  "miles",
+    "bits",       "calories", "pounds", "ounces", NULL};
 static const char *const s_units[] = {
-    "amperes", "bytes",  "celsius", "grams",   "joules",  "kelvin",
-    "meters",  "metres", "seconds", "volts",   "minutes", "hours",
-    "days",    "weeks",  "kelvins", "fahrenheit", "rankine", "inches",
-    "yards",   "miles",  "bits",    "calories", "pounds", "ounces", NULL};
+    "amperes",    "bytes",    "celsius", "grams",   "joules",
+    "kelvin",     "meters",   "metres",  "seconds", "volts",
+    "minutes",    "hours",    "days",    "weeks",   "kelvins",
+    "fahrenheit", "rankine",  "inches",  "yards",   "miles",
+    "bits",       "calories", "pounds",  "ounces",  NULL};
 static const char *const s_prefixes[] = {
-    "pico", "nano", "micro", "milli", "centi", "deci", "deca", "hecto", "kilo",
-    "kibi", "mega", "mebi",  "giga",  "gibi",  "tera", "tebi", "peta",  "pebi",
-    NULL};
+    "pico",  "nano", "micro", "milli", "centi", "deci", "deca",
+    "hecto", "kilo", "kibi",  "mega",  "mebi",  "giga", "gibi",
+    "tera",  "tebi", "peta",  "pebi",  NULL};
 
 static const char *
 s_word_why(const char *w, size_t n)
@@ -336,8 +337,7 @@ s_id_ok(const char *s, int is_stage)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                 c == '_';
+        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
         if (!is_stage)
             ok = ok || (c >= 'A' && c <= 'Z') ||
                  (i > 0 && (c == '.' || c == '-'));
@@ -352,16 +352,21 @@ s_id_ok(const char *s, int is_stage)
 static void
 s_escape(s_buf *b, const char *s, size_t n, int quote)
 {
+    size_t run = 0;
+
+    /* Runs of plain bytes in one copy: most text needs no escape. */
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\\')
-            s_buf_put(b, "\\\\", 2);
-        else if (s[i] == '\n')
-            s_buf_put(b, "\\n", 2);
-        else if (quote && s[i] == '"')
-            s_buf_put(b, "\\\"", 2);
-        else
-            s_buf_putc(b, s[i]);
+        const char *esc = s[i] == '\\'           ? "\\\\"
+                          : s[i] == '\n'         ? "\\n"
+                          : quote && s[i] == '"' ? "\\\""
+                                                 : NULL;
+        if (esc == NULL)
+            continue;
+        s_buf_put(b, s + run, i - run);
+        s_buf_put(b, esc, 2);
+        run = i + 1;
     }
+    s_buf_put(b, s + run, n - run);
 }
 
 /* ---- the registry -------------------------------------------------------*/
@@ -400,8 +405,6 @@ struct sg_metrics {
     sg_metrics_family_t **fams; /* sorted by name */
     size_t n_fams;
     sg_metrics_family_t *dropped;
-    sg_metrics_family_t *bad;      /* master: declared by the first merge */
-    sg_metrics_family_t *conflict; /* master: declared by the first merge */
     int write_errno; /* errno of the failing snapshot write; 0: working */
 };
 
@@ -510,15 +513,15 @@ sg_metrics_declare(sg_metrics_t *self, const sg_metrics_desc_t *d)
     s_buf help = {0};
 
     why = s_name_why(d->name, strlen(d->name), d->type);
-    if (why == NULL && (d->type < SG_METRIC_COUNTER ||
-                        d->type > SG_METRIC_HISTOGRAM))
+    if (why == NULL &&
+        (d->type < SG_METRIC_COUNTER || d->type > SG_METRIC_HISTOGRAM))
         why = "unknown type";
-    if (why == NULL && (strcmp(d->name, s_up_name) == 0 ||
-                        strcmp(d->name, s_age_name) == 0))
+    if (why == NULL &&
+        (strcmp(d->name, s_up_name) == 0 || strcmp(d->name, s_age_name) == 0))
         why = "name reserved for the merge";
-    if (why == NULL && (d->help == NULL || d->help[0] == '\0' ||
-                        strlen(d->help) > S_MAX_HELP ||
-                        !s_text_ok(d->help, strlen(d->help))))
+    if (why == NULL &&
+        (d->help == NULL || d->help[0] == '\0' ||
+         strlen(d->help) > S_MAX_HELP || !s_text_ok(d->help, strlen(d->help))))
         why = "help empty, too long, or not UTF-8 text";
     if (why == NULL && d->labels != NULL) {
         for (; d->labels[n_labels] != NULL && why == NULL; n_labels++) {
@@ -571,8 +574,8 @@ sg_metrics_declare(sg_metrics_t *self, const sg_metrics_desc_t *d)
         }
         fam->le[d->n_buckets] = sg_strdup("+Inf");
     }
-    fam->max_children = d->max_children ? d->max_children
-                                        : SG_METRICS_MAX_CHILDREN;
+    fam->max_children =
+        d->max_children ? d->max_children : SG_METRICS_MAX_CHILDREN;
 
     self->fams = sg_realloc(self->fams, (self->n_fams + 1) * sizeof(*fam));
     memmove(self->fams + pos + 1, self->fams + pos,
@@ -598,8 +601,7 @@ s_tuple_cmp(const sg_metrics_family_t *fam, char *const *a,
 }
 
 static size_t
-s_child_pos(const sg_metrics_family_t *fam, const char *const *vals,
-            int *found)
+s_child_pos(const sg_metrics_family_t *fam, const char *const *vals, int *found)
 {
     size_t lo = 0, hi = fam->n_children;
 
@@ -644,8 +646,8 @@ s_child_insert(sg_metrics_family_t *fam, size_t pos, const char *const *vals)
     }
     if (fam->n_children == fam->cap_children) {
         fam->cap_children = fam->cap_children ? 2 * fam->cap_children : 8;
-        fam->children = sg_realloc(fam->children,
-                                   fam->cap_children * sizeof(s_child *));
+        fam->children =
+            sg_realloc(fam->children, fam->cap_children * sizeof(s_child *));
     }
     memmove(fam->children + pos + 1, fam->children + pos,
             (fam->n_children - pos) * sizeof(s_child *));
@@ -682,8 +684,7 @@ static s_child *
 s_lookup(sg_metrics_family_t *fam, const char *const *vals, int count_drops)
 {
     static const char *const others[SG_METRICS_MAX_LABELS] = {
-        "other", "other", "other", "other",
-        "other", "other", "other", "other"};
+        "other", "other", "other", "other", "other", "other", "other", "other"};
     int found, valid = 1;
     size_t pos;
 
@@ -883,15 +884,16 @@ sg_metrics_render(const sg_metrics_t *self)
 
 /* ---- snapshot files -----------------------------------------------------*/
 
+/* dir/<dot><stage>-<instance>.prom<tail>; new. */
 static char *
-s_path(const char *dir, const char *stage, const char *instance,
-       const char *tail)
+s_path(const char *dir, const char *dot, const char *stage,
+       const char *instance, const char *tail)
 {
-    size_t n = strlen(dir) + strlen(stage) + strlen(instance) +
-               strlen(tail) + 16;
+    size_t n = strlen(dir) + strlen(dot) + strlen(stage) + strlen(instance) +
+               strlen(tail) + 8;
     char *p = sg_malloc(n);
 
-    snprintf(p, n, "%s/%s-%s.prom%s", dir, stage, instance, tail);
+    snprintf(p, n, "%s/%s%s-%s.prom%s", dir, dot, stage, instance, tail);
     return p;
 }
 
@@ -921,18 +923,19 @@ s_write_failed(sg_metrics_t *self, const char *call, const char *path)
     int e = errno;
 
     if (self->write_errno != e)
-        sg_warn("metrics", "snapshot %s(%s): %s; not logged again until "
-                "the cause changes", call, path, strerror(e));
+        sg_warn("metrics",
+                "snapshot %s(%s): %s; not logged again until "
+                "the cause changes",
+                call, path, strerror(e));
     self->write_errno = e;
     return SG_ERR;
 }
 
 sg_rc
-sg_metrics_write_snapshot(sg_metrics_t *self, const char *dir,
-                          uint64_t now_ms)
+sg_metrics_write_snapshot(sg_metrics_t *self, const char *dir, uint64_t now_ms)
 {
     char tail[48], head[80];
-    char *path = s_path(dir, self->stage, self->instance, "");
+    char *path = s_path(dir, "", self->stage, self->instance, "");
     char *tmp;
     s_buf b = {0};
     sg_rc rc = SG_ERR;
@@ -944,13 +947,7 @@ sg_metrics_write_snapshot(sg_metrics_t *self, const char *dir,
      * and does not end in .prom, so nothing reads it as a snapshot.
      */
     snprintf(tail, sizeof(tail), ".%ld.tmp", (long)getpid());
-    {
-        size_t n = strlen(dir) + strlen(self->stage) +
-                   strlen(self->instance) + strlen(tail) + 16;
-        tmp = sg_malloc(n);
-        snprintf(tmp, n, "%s/.%s-%s.prom%s", dir, self->stage,
-                 self->instance, tail);
-    }
+    tmp = s_path(dir, ".", self->stage, self->instance, tail);
     snprintf(head, sizeof(head), "# stirgate-snapshot %" PRIu64 " %ld\n",
              now_ms, (long)getpid());
     s_buf_puts(&b, head);
@@ -960,8 +957,7 @@ sg_metrics_write_snapshot(sg_metrics_t *self, const char *dir,
         rc = s_write_failed(self, "mkdir", dir);
         goto out;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-              0600);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         rc = s_write_failed(self, "open", tmp);
         goto out;
@@ -1350,33 +1346,38 @@ s_pfam_name_cmp(const void *a, const void *b)
     return s_span_cmp(*x, *y);
 }
 
-/* "# stirgate-snapshot <ms> <pid>\n", both plain decimal. */
+/* Decimal as %" PRIu64 " writes it: no sign, no leading zero. */
+static int
+s_decimal(s_cur *c, uint64_t max, uint64_t *out)
+{
+    const char *start = c->p;
+    uint64_t v = 0;
+
+    for (; c->p < c->end && *c->p >= '0' && *c->p <= '9'; c->p++) {
+        unsigned d = (unsigned)(*c->p - '0');
+        if (v > (max - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    if (c->p == start || (*start == '0' && c->p - start > 1))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* "# stirgate-snapshot <ms> <pid>\n" */
 static const char *
 s_parse_header(s_cur *c, sg_metrics_snap_t *snap)
 {
-    uint64_t v = 0;
-    size_t nd = 0;
+    uint64_t pid;
 
     if (!s_lit(c, "# stirgate-snapshot "))
         return "no stirgate-snapshot line";
-    for (; c->p < c->end && *c->p >= '0' && *c->p <= '9'; c->p++, nd++) {
-        if (v > (UINT64_MAX - 9) / 10)
-            return "snapshot time out of range";
-        v = v * 10 + (uint64_t)(*c->p - '0');
-    }
-    if (nd == 0 || !s_lit(c, " "))
+    if (!s_decimal(c, UINT64_MAX, &snap->time_ms) || !s_lit(c, " "))
         return "bad snapshot time";
-    snap->time_ms = v;
-    v = 0;
-    nd = 0;
-    for (; c->p < c->end && *c->p >= '0' && *c->p <= '9'; c->p++, nd++) {
-        v = v * 10 + (uint64_t)(*c->p - '0');
-        if (v > INT32_MAX)
-            return "snapshot pid out of range";
-    }
-    if (nd == 0 || v == 0 || !s_lit(c, "\n"))
+    if (!s_decimal(c, INT32_MAX, &pid) || pid == 0 || !s_lit(c, "\n"))
         return "bad snapshot pid";
-    snap->pid = (uint32_t)v;
+    snap->pid = (uint32_t)pid;
     return NULL;
 }
 
@@ -1399,11 +1400,10 @@ sg_metrics_parse(const void *buf, size_t len, sg_metrics_snap_t **out)
     while (c.p < c.end) {
         if (snap->n_families == cap) {
             cap = cap ? 2 * cap : 16;
-            snap->families = sg_realloc(snap->families,
-                                        cap * sizeof(*snap->families));
+            snap->families =
+                sg_realloc(snap->families, cap * sizeof(*snap->families));
         }
-        memset(&snap->families[snap->n_families], 0,
-               sizeof(*snap->families));
+        memset(&snap->families[snap->n_families], 0, sizeof(*snap->families));
         why = s_parse_family(&c, &snap->families[snap->n_families]);
         snap->n_families++;
         if (why != NULL)
@@ -1556,7 +1556,7 @@ s_read_snapshot(const char *path, size_t *len, int *bad)
 {
     struct stat st;
     char *buf = NULL;
-    size_t n = 0;
+    size_t n = 0, cap;
     int fd;
 
     *bad = 0;
@@ -1571,10 +1571,15 @@ s_read_snapshot(const char *path, size_t *len, int *bad)
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
         st.st_size > (off_t)SG_METRICS_MAX_SNAPSHOT)
         goto fail;
-    /* One byte more than the limit: a file that grew is still caught. */
-    buf = sg_malloc(SG_METRICS_MAX_SNAPSHOT + 1);
+    /*
+     * Snapshots are replaced by rename, never written in place, so the
+     * size fstat() saw is the size; one byte more is read to catch a file
+     * that some other writer is growing.
+     */
+    cap = (size_t)st.st_size + 1;
+    buf = sg_malloc(cap);
     for (;;) {
-        ssize_t r = read(fd, buf + n, SG_METRICS_MAX_SNAPSHOT + 1 - n);
+        ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -1582,15 +1587,17 @@ s_read_snapshot(const char *path, size_t *len, int *bad)
         if (r == 0)
             break;
         n += (size_t)r;
-        if (n > SG_METRICS_MAX_SNAPSHOT)
+        if (n == cap)
             goto fail;
     }
     close(fd);
     *len = n;
     return buf;
 fail:
-    sg_debug("metrics", "snapshot %s unusable (not a regular file, too big "
-             "or unreadable)", path);
+    sg_debug("metrics",
+             "snapshot %s unusable (not a regular file, too big "
+             "or unreadable)",
+             path);
     sg_free(buf);
     close(fd);
     *bad = 1;
@@ -1616,7 +1623,7 @@ s_merge_stage(s_merge *m, const char *dir, const sg_metrics_expect_t *e,
               uint64_t now_ms, uint64_t stale_ms, s_buf *up, s_buf *age)
 {
     sg_metrics_snap_t *snap = NULL;
-    char *path = s_path(dir, e->stage, e->instance, "");
+    char *path = s_path(dir, "", e->stage, e->instance, "");
     size_t len = 0;
     int bad, is_up = 0;
     char *buf = s_read_snapshot(path, &len, &bad);
@@ -1635,15 +1642,14 @@ s_merge_stage(s_merge *m, const char *dir, const sg_metrics_expect_t *e,
 
         is_up = e->pid > 0 && (uint64_t)e->pid == snap->pid && d <= stale_ms;
         /* Negative when the wall clock stepped back: shown, not hidden. */
-        tn = s_fmt_double(now_ms >= snap->time_ms ? secs : -secs, t,
-                          sizeof(t));
+        tn = s_fmt_double(now_ms >= snap->time_ms ? secs : -secs, t, sizeof(t));
         s_merged_line(age, s_age_name, strlen(s_age_name), e->stage,
                       e->instance, NULL, 0, t, tn);
         if (is_up)
             s_merge_snap(m, snap, e->stage, e->instance);
     }
-    s_merged_line(up, s_up_name, strlen(s_up_name), e->stage, e->instance,
-                  NULL, 0, is_up ? "1" : "0", 1);
+    s_merged_line(up, s_up_name, strlen(s_up_name), e->stage, e->instance, NULL,
+                  0, is_up ? "1" : "0", 1);
     sg_metrics_snap_free(&snap);
     sg_free(buf);
     sg_free(path);
@@ -1671,10 +1677,9 @@ s_master_family(sg_metrics_t *self, const char *name, const char *help)
 
     if (found)
         return self->fams[pos];
-    return sg_metrics_declare(self, &(sg_metrics_desc_t){
-                                        .name = name,
-                                        .help = help,
-                                        .type = SG_METRIC_COUNTER});
+    return sg_metrics_declare(
+        self, &(sg_metrics_desc_t){
+                  .name = name, .help = help, .type = SG_METRIC_COUNTER});
 }
 
 /* The master's own registry, through the same parser as a stage's. */
@@ -1711,10 +1716,14 @@ sg_metrics_merge(sg_metrics_t *self, const char *dir,
     for (size_t i = 0; i < n_expect; i++) {
         const sg_metrics_expect_t *e = &expect[i];
 
-        /* A bad name would be a path outside `dir` or a broken label. */
-        if (e->stage == NULL || e->instance == NULL ||
-            !s_id_ok(e->stage, 1) || !s_id_ok(e->instance, 0) ||
-            s_expect_seen(expect, i))
+        /*
+         * A bad name would be a path outside `dir` or a broken label; the
+         * master's own pair would give its series twice.
+         */
+        if (e->stage == NULL || e->instance == NULL || !s_id_ok(e->stage, 1) ||
+            !s_id_ok(e->instance, 0) || s_expect_seen(expect, i) ||
+            (self != NULL && strcmp(e->stage, self->stage) == 0 &&
+             strcmp(e->instance, self->instance) == 0))
             continue;
         bad += s_merge_stage(&m, dir, e, now_ms, stale_ms, &up, &age);
     }

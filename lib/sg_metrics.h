@@ -78,12 +78,12 @@ typedef enum {
 } sg_metric_type;
 
 /* Limits. */
-#define SG_METRICS_MAX_CHILDREN 256  /* default label tuples per family */
-#define SG_METRICS_MAX_LABELS 8      /* label names per family */
-#define SG_METRICS_MAX_BUCKETS 32    /* histogram bounds (+Inf implied) */
-#define SG_METRICS_MAX_VALUE 128     /* bytes of one label value */
+#define SG_METRICS_MAX_CHILDREN 256        /* default label tuples per family */
+#define SG_METRICS_MAX_LABELS 8            /* label names per family */
+#define SG_METRICS_MAX_BUCKETS 32          /* histogram bounds (+Inf implied) */
+#define SG_METRICS_MAX_VALUE 128           /* bytes of one label value */
 #define SG_METRICS_MAX_SNAPSHOT (1u << 20) /* bytes of one snapshot file */
-#define SG_METRICS_MAX_EXPECT 1024   /* stages one merge looks at */
+#define SG_METRICS_MAX_EXPECT 1024         /* stages one merge looks at */
 
 /*
  * Bucket presets (upper bounds in the family's unit), for
@@ -91,10 +91,10 @@ typedef enum {
  * LATENCY: a stage's processing time (0.5 ms … 10 s); FETCH: a network
  * fetch such as x5u (5 ms … 30 s); BATCH: records per group commit.
  */
-#define SG_METRICS_LATENCY_BUCKETS                                            \
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, \
+#define SG_METRICS_LATENCY_BUCKETS                                             \
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,   \
         5, 10
-#define SG_METRICS_FETCH_BUCKETS                                              \
+#define SG_METRICS_FETCH_BUCKETS                                               \
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 #define SG_METRICS_BATCH_BUCKETS 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024
 
@@ -125,7 +125,7 @@ typedef struct sg_metrics_family sg_metrics_family_t;
 /* One family to declare.  Everything is copied by sg_metrics_declare(). */
 typedef struct {
     const char *name; /* stirgate_<stage>_<what>_<unit>[_total] */
-    const char *help; /* one line, non-empty */
+    const char *help; /* non-empty UTF-8; escaped when rendered */
     sg_metric_type type;
     const char *const *labels; /* label names, NULL-terminated; NULL: none */
     const double *buckets;     /* histogram: strictly increasing, finite */
@@ -134,10 +134,11 @@ typedef struct {
 } sg_metrics_desc_t;
 
 /*
- * A new registry for one process.  `stage` is [a-z][a-z0-9_]* (no '-', so
- * the snapshot file name splits back), `instance` is [A-Za-z0-9_.-], not
- * starting with '.' or '-'; both at most 64 bytes.  Invalid names abort.
- * The registry declares stirgate_metrics_dropped_labels_total itself.
+ * A new registry for one process.  `stage` is [a-z][a-z0-9_]* (no '-', so no
+ * two stage-instance pairs share a snapshot file name), `instance` is
+ * [A-Za-z0-9_.-], not starting with '.' or '-'; both at most 64 bytes.  Invalid
+ * names abort. The registry declares stirgate_metrics_dropped_labels_total
+ * itself.
  */
 sg_metrics_t *sg_metrics_new(const char *stage, const char *instance);
 
@@ -223,13 +224,13 @@ typedef struct {
 } sg_metrics_expect_t;
 
 /*
- * The body of GET /metrics.  For each expected stage (invalid names and
- * duplicates are skipped), reads `dir`/<stage>-<instance>.prom (at most
- * SG_METRICS_MAX_SNAPSHOT bytes, a regular file).  The stage is up (and
- * its samples are included) only when its pid is not 0, the snapshot
- * parses, was written by that pid (not by the process before a restart)
- * and is at most `stale_ms` away from `now_ms` (either way: a wall clock
- * stepped back must not keep a hung stage up).
+ * The body of GET /metrics.  For each expected stage (invalid names,
+ * duplicates and the pair of `self` are skipped), reads
+ * `dir`/<stage>-<instance>.prom (at most SG_METRICS_MAX_SNAPSHOT bytes, a
+ * regular file).  The stage is up (and its samples are included) only when its
+ * pid is not 0, the snapshot parses, was written by that pid (not by the
+ * process before a restart) and is at most `stale_ms` away from `now_ms`
+ * (either way: a wall clock stepped back must not keep a hung stage up).
  *
  * Snapshots that are not expected are not read: they are leftovers of an
  * earlier configuration and have no `up` to pair with.

@@ -14,10 +14,14 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+# What building and running need; the test suite needs the second list too
+# (sipp, libFuzzer, valgrind, promtool, clang-format).  The test-only tools
+# stay off a machine that only runs the gateway: the prometheus package, for
+# one, brings a server of its own.
 PKGS="scons pkg-config libzmq3-dev liblmdb-dev lmdb-utils libssl-dev openssl
-libjansson-dev libcurl4-openssl-dev libosip2-dev libmicrohttpd-dev
-libcmocka-dev clang libclang-rt-14-dev sip-tester python3 gnuplot-nox
-valgrind"
+libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev python3"
+TEST_PKGS="clang libclang-rt-14-dev clang-format sip-tester gnuplot-nox
+valgrind prometheus"
 
 usage() {
     echo "usage: bash tools/bootstrap.sh run|test" >&2
@@ -56,6 +60,7 @@ run)
     exec build/debug/cli/stirgate run
     ;;
 test)
+    PKGS="$PKGS $TEST_PKGS"
     install_missing
     # A mode that fails to build is a failure of the suite, but the other
     # modes still run, and the run still ends with "N passed, N failed".

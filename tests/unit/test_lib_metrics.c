@@ -1,4 +1,4 @@
-/* Unit tests: metrics registries, snapshots and the merge (lib/sg_metrics.h). */
+/* Unit tests: registries, snapshots and the merge (lib/sg_metrics.h). */
 #include "lib/sg_metrics.h"
 #include "tests/unit/tu.h"
 
@@ -166,8 +166,9 @@ TU_TEST(metrics_values_and_presets)
                           " 0\n") != NULL);
     TU_CHECK(strstr(text, "stirgate_store_commit_seconds_bucket{le=\"+Inf\"}"
                           " 0\n") != NULL);
-    TU_CHECK(strstr(text, "stirgate_store_fetch_seconds_bucket{le=\"30\"} 0\n")
-             != NULL);
+    TU_CHECK(
+        strstr(text, "stirgate_store_fetch_seconds_bucket{le=\"30\"} 0\n") !=
+        NULL);
     TU_CHECK(strstr(text, "stirgate_store_batch_records_bucket{le=\"1024\"} "
                           "0\n") != NULL);
     free(text);
@@ -236,7 +237,7 @@ TU_TEST(metrics_cap_default_256)
     sg_metrics_t *m = sg_metrics_new("deliver", "0");
     sg_metrics_family_t *f;
     sg_counter_t *first_over;
-    char v[16];
+    char v[24];
 
     f = sg_metrics_declare(
         m, &(sg_metrics_desc_t){.name = "stirgate_deliver_peer_total",
@@ -340,13 +341,18 @@ static const struct {
     {"# stirgate-snapshot 5\n", 0},
     {"# stirgate-snapshot 5 0\n", 0},
     {"# stirgate-snapshot 99999999999999999999 9\n", 0},
+    {"# stirgate-snapshot 18446744073709551615 2147483647\n", 1},
+    {"# stirgate-snapshot 0 1\n", 1},
+    {"# stirgate-snapshot 05 9\n", 0},
+    {"# stirgate-snapshot 5 2147483648\n", 0},
+    {"# stirgate-snapshot -5 9\n", 0},
     {HDR CNT "a_total 1", 0},                 /* no final newline */
     {HDR CNT "a_total 1 1700000000000\n", 0}, /* timestamp */
     {HDR CNT "a_total  1\n", 0},
-    {HDR CNT "\na_total 1\n", 0},             /* blank line */
+    {HDR CNT "\na_total 1\n", 0}, /* blank line */
     {HDR "# a comment\n" CNT "a_total 1\n", 0},
-    {HDR CNT "a_total{x=\"\\t\"} 1\n", 0},    /* unknown escape */
-    {HDR CNT "a_total{x=\"\xff\"} 1\n", 0},   /* not UTF-8 */
+    {HDR CNT "a_total{x=\"\\t\"} 1\n", 0},  /* unknown escape */
+    {HDR CNT "a_total{x=\"\xff\"} 1\n", 0}, /* not UTF-8 */
     {HDR CNT "a_total{x=\"1\",x=\"2\"} 1\n", 0},
     {HDR CNT "a_total{x=\"1\"} 1\na_total{x=\"1\"} 2\n", 0},
     {HDR CNT "a_total{x=\"1\",y=\"2\"} 1\na_total{y=\"2\",x=\"1\"} 2\n", 0},
@@ -358,7 +364,7 @@ static const struct {
     {HDR CNT "a_total{} 1\n", 0},
     {HDR CNT "a_total{x=\"1\",} 1\n", 0},
     {HDR CNT "b_total 1\n", 0},
-    {HDR CNT, 0},                             /* no samples */
+    {HDR CNT, 0}, /* no samples */
     {HDR CNT "a_total one\n", 0},
     {HDR CNT "a_total 1.\n", 0},
     {HDR "# HELP a A.\n# TYPE a counter\na 1\n", 0},
@@ -411,13 +417,13 @@ TU_TEST(metrics_merge)
     const char *dir = s_dir("merge");
     sg_metrics_t *self = sg_metrics_new("master", "0");
     const sg_metrics_expect_t expect[] = {
-        {"ingest", "0", 100},
-        {"ingest", "1", 101},
-        {"deliver", "0", 0}, /* not running, no snapshot */
-        {"store", "0", 102}, /* stale */
+        {"ingest", "0", 100},  {"ingest", "1", 101},
+        {"deliver", "0", 0},   /* not running, no snapshot */
+        {"store", "0", 102},   /* stale */
         {"deliver", "1", 103}, /* corrupt */
         {"ingest", "0", 100},  /* a duplicate: ignored */
         {"../x", "0", 104},    /* not a stage name: ignored */
+        {"master", "0", 105},  /* the master itself: ignored */
     };
     char *out;
 
@@ -454,8 +460,7 @@ TU_TEST(metrics_merge)
                "# TYPE stirgate_store_messages gauge\n"
                "stirgate_store_messages 99\n");
 
-    out = sg_metrics_merge(self, dir, expect, SG_NELEM(expect), 1000000,
-                           5000);
+    out = sg_metrics_merge(self, dir, expect, SG_NELEM(expect), 1000000, 5000);
     TU_STREQ(
         out,
         "# HELP stirgate_ingest_messages_total Messages.\n"
@@ -495,8 +500,7 @@ TU_TEST(metrics_merge)
     free(out);
 
     /* Counters of the master count on: 2 bad reads, 2 conflicts now. */
-    out = sg_metrics_merge(self, dir, expect, SG_NELEM(expect), 1000000,
-                           5000);
+    out = sg_metrics_merge(self, dir, expect, SG_NELEM(expect), 1000000, 5000);
     TU_CHECK(strstr(out, "stirgate_metrics_bad_snapshots_total{stage=\""
                          "master\",instance=\"0\"} 2\n") != NULL);
     TU_CHECK(strstr(out, "stirgate_metrics_conflicting_families_total{stage="
@@ -524,26 +528,26 @@ TU_TEST(metrics_merge_up_rules)
     out = sg_metrics_merge(NULL, dir, &e, 1, 1000000, 5000);
     TU_CHECK(strstr(out, "stirgate_a_total{stage=\"ingest\",instance=\"0\"}"
                          " 1\n") != NULL);
-    TU_CHECK(strstr(out, "stirgate_up{stage=\"ingest\",instance=\"0\"} 1\n")
-             != NULL);
+    TU_CHECK(strstr(out, "stirgate_up{stage=\"ingest\",instance=\"0\"} 1\n") !=
+             NULL);
     TU_CHECK(strstr(out, "\nstirgate_up 1\n") == NULL);
     free(out);
 
     /* Exactly stale_ms old: still fresh (inclusive). */
     out = sg_metrics_merge(NULL, dir, &e, 1, 1005000, 5000);
-    TU_CHECK(strstr(out, "stirgate_up{stage=\"ingest\",instance=\"0\"} 1\n")
-             != NULL);
+    TU_CHECK(strstr(out, "stirgate_up{stage=\"ingest\",instance=\"0\"} 1\n") !=
+             NULL);
     free(out);
     out = sg_metrics_merge(NULL, dir, &e, 1, 1005001, 5000);
-    TU_CHECK(strstr(out, "stirgate_up{stage=\"ingest\",instance=\"0\"} 0\n")
-             != NULL);
+    TU_CHECK(strstr(out, "stirgate_up{stage=\"ingest\",instance=\"0\"} 0\n") !=
+             NULL);
     free(out);
 
     /* The snapshot of the process before a restart: up 0, no samples. */
     e.pid = 200;
     out = sg_metrics_merge(NULL, dir, &e, 1, 1000000, 5000);
-    TU_CHECK(strstr(out, "stirgate_up{stage=\"ingest\",instance=\"0\"} 0\n")
-             != NULL);
+    TU_CHECK(strstr(out, "stirgate_up{stage=\"ingest\",instance=\"0\"} 0\n") !=
+             NULL);
     TU_CHECK(strstr(out, "stirgate_a_total") == NULL);
     TU_CHECK(strstr(out, "stirgate_snapshot_age_seconds{stage=\"ingest\","
                          "instance=\"0\"} 0\n") != NULL);
@@ -552,8 +556,8 @@ TU_TEST(metrics_merge_up_rules)
     /* A wall clock stepped back: a snapshot from the future is stale too. */
     e.pid = 100;
     out = sg_metrics_merge(NULL, dir, &e, 1, 990000, 5000);
-    TU_CHECK(strstr(out, "stirgate_up{stage=\"ingest\",instance=\"0\"} 0\n")
-             != NULL);
+    TU_CHECK(strstr(out, "stirgate_up{stage=\"ingest\",instance=\"0\"} 0\n") !=
+             NULL);
     TU_CHECK(strstr(out, "instance=\"0\"} -10\n") != NULL);
     free(out);
 
@@ -589,8 +593,7 @@ TU_TEST(metrics_write_then_merge)
 
     sg_hist_observe(sg_metrics_hist(sg_metrics_declare(a, &d), "x\"y", NULL),
                     0.003);
-    sg_hist_observe(sg_metrics_hist(sg_metrics_declare(c, &d), "z", NULL),
-                    20);
+    sg_hist_observe(sg_metrics_hist(sg_metrics_declare(c, &d), "z", NULL), 20);
     TU_REQUIRE(sg_metrics_write_snapshot(a, dir, 5000) == SG_OK);
     TU_REQUIRE(sg_metrics_write_snapshot(c, dir, 5000) == SG_OK);
     out = sg_metrics_merge(self, dir, e, 2, 5100, 2000);
