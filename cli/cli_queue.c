@@ -165,7 +165,19 @@ s_print_show(json_t *o)
             printf("%-22s %s\n", k, s_time(json_integer_value(v), t, sizeof(t)));
         else if (json_is_string(v))
             printf("%-22s %s\n", k, json_string_value(v));
-        else {
+        else if (strcmp(k, "identity") == 0 && json_is_array(v)) {
+            /* One Identity value per line: they are long, and a terminal
+             * user copies one into `stirgate passport verify`. */
+            size_t i;
+            json_t *e;
+            char name[32];
+            json_array_foreach(v, i, e)
+            {
+                snprintf(name, sizeof(name), "identity[%zu]", i);
+                printf("%-22s %s\n", name,
+                       json_is_string(e) ? json_string_value(e) : "?");
+            }
+        } else {
             char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
             printf("%-22s %s\n", k, d ? d : "?");
             free(d);

@@ -35,6 +35,7 @@
 #include "conf/conf.h"
 #include "lib/sg_clock.h"
 #include "lib/sg_log.h"
+#include "lib/sg_metrics.h"
 #include "verify/verify_pki.h"
 
 #include <errno.h>
@@ -42,6 +43,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <poll.h>
@@ -72,17 +74,26 @@
  * Stage slots: the store, then one slot per ingest process
  * (ingest.processes of them: "ingest" when there is one, else "ingest-1"
  * …; they share the listen addresses through SO_REUSEPORT), then one slot
- * per deliver worker (delivery.workers of them, "deliver-1" …).  The
- * ingest slots start at S_INGEST, the deliver slots at m->deliver0;
- * m->nst says how many are in use.
+ * per deliver worker (delivery.workers of them, "deliver-1" …), then,
+ * in the embedded default only, the demo sink (m->sink).  The ingest
+ * slots start at S_INGEST, the deliver slots at m->deliver0; m->nst says
+ * how many are in use.
  */
 #define S_INGEST_MAX 64
 #define S_DELIVER_MAX 64
 enum {
     S_STORE,
     S_INGEST,
-    S_STAGES_MAX = S_INGEST + S_INGEST_MAX + S_DELIVER_MAX
+    S_STAGES_MAX = S_INGEST + S_INGEST_MAX + S_DELIVER_MAX + 1
 };
+
+/*
+ * The embedded default's one route, and the `stirgate sink` the master
+ * starts on it, so that the banner's curl and sipp lines end in a line
+ * printed with the message's verstat (README "The embedded default").
+ */
+#define S_DEMO_SINK "127.0.0.1:8090"
+#define S_DEMO_HOOK "http://" S_DEMO_SINK "/messages"
 
 typedef struct {
     const char *name;   /* "store": logs, RUN/stage-NAME.pid */
@@ -108,6 +119,7 @@ typedef struct {
     s_stage_t st[S_STAGES_MAX];
     int nst;      /* slots in use */
     int deliver0; /* first deliver slot (S_INGEST + ingest processes) */
+    int sink;     /* the demo sink's slot (the last); -1 when none */
     int lockfd;
     int stopping;
     int phase; /* while stopping: the ingest slots, deliver, the store */
@@ -115,9 +127,9 @@ typedef struct {
     int killed; /* SIGKILL sent in this phase */
 } s_master_t;
 
-/* The stop order: the ingest processes, the deliver workers, the store
- * (see the top of the file).  Phase p's stage slot: the slots after the
- * store's in order, then the store's. */
+/* The stop order: the ingest processes, the deliver workers, the demo
+ * sink, the store (see the top of the file).  Phase p's stage slot: the
+ * slots after the store's in order, then the store's. */
 static int
 s_stop_slot(const s_master_t *m, int phase)
 {
@@ -170,7 +182,7 @@ static const char s_default_template[] =
     "  \"x5u\": {\"allow_loopback\": true, \"tls_ca\": "
     "\"@DATA@/pki/ca.pem\"},\n"
     "  \"routes\": [{\"name\": \"demo-sink\",\n"
-    "              \"webhook\": \"http://127.0.0.1:8090/messages\"}],\n"
+    "              \"webhook\": \"" S_DEMO_HOOK "\"}],\n"
     "  \"peers\": [\n"
     "    {\"name\": \"demo-customer\", \"kind\": \"customer\",\n"
     "     \"sip\": [\"127.0.0.1/32\"],\n"
@@ -404,7 +416,8 @@ s_probe_ports(s_master_t *m)
         if (s_probe_one(m, "sip.tcp", c->sip_tcp.v[i], SOCK_STREAM) != 0)
             return -1;
     if (s_probe_one(m, "http.listen", c->http_listen, SOCK_STREAM) != 0 ||
-        s_probe_one(m, "http.tls_listen", c->http_tls_listen, SOCK_STREAM) != 0)
+        s_probe_one(m, "http.tls_listen", c->http_tls_listen, SOCK_STREAM) != 0 ||
+        s_probe_one(m, "metrics.listen", c->metrics_listen, SOCK_STREAM) != 0)
         return -1;
     return 0;
 }
@@ -519,6 +532,10 @@ s_build_argv(s_master_t *m)
     s_arg(s, &i, "%" PRId64, c->store_batch);
     s_arg(s, &i, "--log-level");
     s_arg(s, &i, "%s", conf_log_levels[c->log_level]);
+    for (size_t k = 0; k < c->log_debug.n; k++) {
+        s_arg(s, &i, "--log-debug");
+        s_arg(s, &i, "%s", c->log_debug.v[k]);
+    }
 
     for (int k = S_INGEST; k < m->deliver0; k++) {
         s = &m->st[k];
@@ -530,7 +547,7 @@ s_build_argv(s_master_t *m)
         s_arg(s, &i, "%s", c->run_dir);
     }
 
-    for (int w = m->deliver0; w < m->nst; w++) {
+    for (int w = m->deliver0; w < (m->sink >= 0 ? m->sink : m->nst); w++) {
         s = &m->st[w];
         i = 0;
         s_arg(s, &i, "%s", s->path);
@@ -541,6 +558,60 @@ s_build_argv(s_master_t *m)
         s_arg(s, &i, "--worker");
         s_arg(s, &i, "%d", w - m->deliver0 + 1);
     }
+
+    if (m->sink >= 0) {
+        s = &m->st[m->sink];
+        i = 0;
+        s_arg(s, &i, "%s", s->path);
+        s_arg(s, &i, "sink");
+        s_arg(s, &i, "--listen");
+        s_arg(s, &i, S_DEMO_SINK);
+    }
+}
+
+/*
+ * The embedded default: one more supervised child, `stirgate sink` on the
+ * demo route's address, so a message sent with the banner's lines is seen
+ * arriving (its stdout is the master's).  Not when something already
+ * listens there: the user's own `stirgate sink` from an earlier README, or
+ * a receiver of theirs, which then gets the messages instead.
+ */
+static void
+s_add_sink(s_master_t *m)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    s_stage_t *s;
+    ssize_t n;
+    int fd, one = 1, busy;
+
+    if (conf_parse_listen(S_DEMO_SINK, &ss, &len) != NULL ||
+        (fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    busy = bind(fd, (struct sockaddr *)&ss, len) != 0;
+    close(fd);
+    if (busy) {
+        sg_info(S_PLACE,
+                "%s is in use: not starting the demo sink; deliveries go "
+                "to what listens there",
+                S_DEMO_SINK);
+        return;
+    }
+    m->sink = m->nst++;
+    s = &m->st[m->sink];
+    s->name = "sink";
+    s->binary = "stirgate";
+    n = readlink("/proc/self/exe", s->path, sizeof(s->path) - 1);
+    if (n <= 0) {
+        sg_warn(S_PLACE, "readlink /proc/self/exe: %s; no demo sink",
+                strerror(errno));
+        m->sink = -1;
+        m->nst--;
+        return;
+    }
+    s->path[n] = '\0';
+    s->present = 1;
 }
 
 static void
@@ -597,6 +668,9 @@ s_spawn(s_master_t *m, s_stage_t *s)
             if (null > 2)
                 close(null);
         }
+        /* Several ingest processes: each its own metrics instance. */
+        if (strncmp(s->name, "ingest-", 7) == 0)
+            setenv("STIRGATE_INSTANCE", s->name + 7, 1);
         execv(s->path, s->argv);
         dprintf(2, "stirgate: run: exec %s: %s\n", s->path, strerror(errno));
         _exit(127);
@@ -623,6 +697,8 @@ s_status(int wst, char *out, size_t outsz)
     else
         snprintf(out, outsz, "wait status 0x%x", (unsigned)wst);
 }
+
+static void s_http_restarted(const char *slot);
 
 /* Reap every exited child; schedule restarts unless stopping. */
 static void
@@ -653,6 +729,7 @@ s_reap(s_master_t *m)
             s->backoff_ms = S_BACKOFF_MIN_MS;
         s->restart_at_ms = now + s->backoff_ms;
         s->restarts++;
+        s_http_restarted(s->name);
         sg_error(S_PLACE,
                  "%s pid=%ld %s after %" PRIu64 " ms; restarting in "
                  "%" PRIu64 " s (restart %u)",
@@ -698,13 +775,22 @@ s_tcp_accepts(const char *addr)
     return ok;
 }
 
-/* Sleep on the self-pipe for at most `ms`; 1 when a signal byte waits. */
+static void s_http_poll(struct pollfd *p, int *ms);
+static void s_http_run(const struct pollfd *p);
+
+/* Sleep on the self-pipe for at most `ms`, serving the metrics listener
+ * meanwhile; 1 when a signal byte waits. */
 static int
 s_wait_pipe(int ms)
 {
-    struct pollfd p = {.fd = s_sigpipe[0], .events = POLLIN};
+    struct pollfd p[2] = {{.fd = s_sigpipe[0], .events = POLLIN},
+                          {.fd = -1}};
+    int n;
 
-    return poll(&p, 1, ms) > 0;
+    s_http_poll(&p[1], &ms);
+    n = poll(p, 2, ms);
+    s_http_run(&p[1]);
+    return n > 0 && (p[0].revents & POLLIN);
 }
 
 /* Drain the self-pipe: reap children, note stop requests.  Returns 1 when
@@ -817,6 +903,411 @@ s_begin_stop(s_master_t *m)
         m->st[i].restart_at_ms = 0;
 }
 
+/* ---- /metrics, /healthz, /readyz -----------------------------------------*/
+
+/*
+ * The master serves metrics.listen with libmicrohttpd in its own poll loop
+ * (MHD_USE_EPOLL: one descriptor next to the self-pipe, MHD_run when it is
+ * ready), without threads: the master forks its stages, and a fork from a
+ * process with other threads would leave the child with their locks.  The
+ * master is not on the message path, and a scrape is a few small file
+ * reads, so serving inline delays supervision by microseconds.
+ *
+ * GET /metrics  every expected stage's snapshot, RUN/metrics/<stage>-<i>.prom,
+ *               merged by sg_metrics_merge (stirgate_up 0 for a stage that
+ *               is not running or whose snapshot is older than 3 s)
+ * GET /healthz  200 {"status":"alive"}: the master answers
+ * GET /readyz   200 {"status":"ready"} or 503 {"status":"not ready",
+ *               "not_ready":[{"part":…,"why":…},…]}: every stage running
+ *               with a fresh snapshot, the store socket accepting, and every
+ *               configured listener reported bound by every ingest process
+ *               (stirgate_ingest_listener_up)
+ */
+#define S_STALE_MS 3000
+#define S_PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+static struct {
+    struct MHD_Daemon *d;
+    int fd;            /* its epoll descriptor */
+    s_master_t *m;     /* borrowed: the one master */
+    sg_metrics_t *reg; /* the master's own families */
+    sg_metrics_family_t *restarts;
+    sg_counter_t *scrapes;
+} s_http = {.fd = -1};
+
+/* A slot's metrics identity: stage and instance, from its binary and
+ * name ("ingest-2" -> ingest/2, "deliver-1" -> deliver/1); 0 for a slot
+ * that writes no snapshot (the demo sink). */
+static int
+s_slot_ident(const s_stage_t *s, const char **stage, char *inst, size_t instsz)
+{
+    const char *dash = strrchr(s->name, '-');
+
+    if (s->binary == NULL || s->name == NULL)
+        return 0;
+    if (strcmp(s->binary, "stirgate-store") == 0)
+        *stage = "store";
+    else if (strcmp(s->binary, "stirgate-ingest") == 0)
+        *stage = "ingest";
+    else if (strcmp(s->binary, "stirgate-deliver") == 0)
+        *stage = "deliver";
+    else
+        return 0;
+    snprintf(inst, instsz, "%s", dash != NULL ? dash + 1 : "0");
+    return 1;
+}
+
+/* RUN/metrics/<stage>-<inst>.prom, whole (new, NUL-terminated), or NULL. */
+static char *
+s_snap_read(const s_master_t *m, const char *stage, const char *inst,
+            size_t *len)
+{
+    char path[PATH_MAX];
+    char *buf;
+    ssize_t n;
+    int fd;
+
+    if (s_fmt(path, sizeof(path), "%s/metrics/%s-%s.prom", m->conf.run_dir,
+              stage, inst) != 0 ||
+        (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return NULL;
+    buf = sg_malloc(SG_METRICS_MAX_SNAPSHOT + 1);
+    *len = 0;
+    while (*len < SG_METRICS_MAX_SNAPSHOT &&
+           (n = read(fd, buf + *len, SG_METRICS_MAX_SNAPSHOT - *len)) > 0)
+        *len += (size_t)n;
+    close(fd);
+    buf[*len] = '\0';
+    return buf;
+}
+
+static void s_notready(json_t *a, const char *part, const char *fmt, ...)
+    SG_PRINTF(3, 4);
+
+static void
+s_notready(json_t *a, const char *part, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (json_array_append_new(
+            a, json_pack("{s:s,s:s}", "part", part, "why", why)) != 0)
+        sg_panic("jansson: out of memory");
+}
+
+/* Is `listener`="key",address="addr" reported 1 in the parsed snapshot? */
+static int
+s_listener_up(const sg_metrics_snap_t *snap, const char *key, const char *addr)
+{
+    char want[256];
+
+    if (s_fmt(want, sizeof(want), "listener=\"%s\",address=\"%s\"", key,
+              addr) != 0)
+        return 0;
+    for (size_t f = 0; f < snap->n_families; f++) {
+        const sg_metrics_pfamily_t *pf = &snap->families[f];
+
+        if (pf->name.n != strlen("stirgate_ingest_listener_up") ||
+            memcmp(pf->name.p, "stirgate_ingest_listener_up", pf->name.n))
+            continue;
+        for (size_t i = 0; i < pf->n_samples; i++) {
+            const sg_metrics_sample_t *x = &pf->samples[i];
+            if (x->labels.n == strlen(want) &&
+                memcmp(x->labels.p, want, x->labels.n) == 0)
+                return x->value.n == 1 && x->value.p[0] == '1';
+        }
+    }
+    return 0;
+}
+
+/* The configured listeners one ingest process should report bound. */
+static void
+s_check_listeners(const s_master_t *m, const char *part,
+                  const sg_metrics_snap_t *snap, json_t *a)
+{
+    const conf_t *c = &m->conf;
+
+    for (size_t i = 0; i < c->sip_udp.n; i++)
+        if (!s_listener_up(snap, "sip.udp", c->sip_udp.v[i]))
+            s_notready(a, part, "listener sip.udp %s not bound",
+                       c->sip_udp.v[i]);
+    for (size_t i = 0; i < c->sip_tcp.n; i++)
+        if (!s_listener_up(snap, "sip.tcp", c->sip_tcp.v[i]))
+            s_notready(a, part, "listener sip.tcp %s not bound",
+                       c->sip_tcp.v[i]);
+    if (c->http_listen && c->http_listen[0] &&
+        !s_listener_up(snap, "http.listen", c->http_listen))
+        s_notready(a, part, "listener http.listen %s not bound",
+                   c->http_listen);
+    if (c->http_tls_listen && c->http_tls_listen[0] &&
+        !s_listener_up(snap, "http.tls_listen", c->http_tls_listen))
+        s_notready(a, part, "listener http.tls_listen %s not bound",
+                   c->http_tls_listen);
+}
+
+/* The not-ready parts (an empty array when ready). */
+static json_t *
+s_readiness(const s_master_t *m)
+{
+    json_t *a = json_array();
+    uint64_t now = sg_clock_wall_ms();
+    char sock[PATH_MAX];
+
+    if (a == NULL)
+        sg_panic("jansson: out of memory");
+    if (m->stopping)
+        s_notready(a, "master", "stopping");
+    for (int i = 0; i < m->nst; i++) {
+        const s_stage_t *s = &m->st[i];
+        const char *stage;
+        char inst[24], *buf;
+        size_t len = 0;
+        sg_metrics_snap_t *snap = NULL;
+        const char *why;
+
+        if (!s->present || !s_slot_ident(s, &stage, inst, sizeof(inst)))
+            continue;
+        if (s->pid == 0) {
+            s_notready(a, s->name, "not running");
+            continue;
+        }
+        if ((buf = s_snap_read(m, stage, inst, &len)) == NULL) {
+            s_notready(a, s->name, "no metrics snapshot yet");
+            continue;
+        }
+        if ((why = sg_metrics_parse(buf, len, &snap)) != NULL) {
+            s_notready(a, s->name, "metrics snapshot unreadable: %s", why);
+        } else if (snap->pid != (uint32_t)s->pid) {
+            s_notready(a, s->name, "no metrics snapshot since its restart");
+        } else if (snap->time_ms + S_STALE_MS < now ||
+                   snap->time_ms > now + S_STALE_MS) {
+            s_notready(a, s->name, "metrics snapshot %" PRId64 " ms old",
+                       (int64_t)(now - snap->time_ms));
+        } else if (strcmp(stage, "ingest") == 0) {
+            s_check_listeners(m, s->name, snap, a);
+        }
+        sg_metrics_snap_free(&snap);
+        sg_free(buf);
+    }
+    (void)s_fmt(sock, sizeof(sock), "%s/store.sock", m->conf.run_dir);
+    if (m->st[S_STORE].pid != 0 && !s_unix_accepts(sock))
+        s_notready(a, "store", "store socket %s does not accept", sock);
+    return a;
+}
+
+static enum MHD_Result
+s_http_reply(struct MHD_Connection *conn, unsigned status, const char *type,
+             char *body)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    enum MHD_Result rc;
+
+    if (r == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    rc = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* A body MHD frees with free(). */
+static char *
+s_http_text(const char *t)
+{
+    char *b = strdup(t);
+
+    if (b == NULL)
+        sg_panic("strdup: out of memory");
+    return b;
+}
+
+/* sg_metrics_merge's expected stages: every slot with a snapshot. */
+static char *
+s_http_metrics(s_master_t *m)
+{
+    sg_metrics_expect_t ex[S_STAGES_MAX];
+    char inst[S_STAGES_MAX][24], dir[PATH_MAX], *out, *b;
+    size_t n = 0;
+
+    for (int i = 0; i < m->nst; i++) {
+        const s_stage_t *s = &m->st[i];
+        const char *stage;
+
+        if (!s->present || !s_slot_ident(s, &stage, inst[n], sizeof(inst[n])))
+            continue;
+        ex[n].stage = stage;
+        ex[n].instance = inst[n];
+        ex[n].pid = s->pid;
+        n++;
+    }
+    sg_counter_add(s_http.scrapes, 1);
+    (void)s_fmt(dir, sizeof(dir), "%s/metrics", m->conf.run_dir);
+    out = sg_metrics_merge(s_http.reg, dir, ex, n, sg_clock_wall_ms(),
+                           S_STALE_MS);
+    /* MHD frees the body with free(); the merge's string is ours. */
+    b = s_http_text(out);
+    sg_free(out);
+    return b;
+}
+
+static enum MHD_Result
+s_http_access(void *cls, struct MHD_Connection *conn, const char *url,
+              const char *method, const char *version, const char *upload,
+              size_t *upload_size, void **con_cls)
+{
+    s_master_t *m = cls;
+    json_t *a, *o;
+    char *body;
+    int ready;
+
+    (void)version;
+    (void)upload;
+    if (*con_cls == NULL) {
+        /* Headers only so far: answer once the request is complete. */
+        *con_cls = conn;
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        *upload_size = 0; /* a body is not read, just dropped */
+        return MHD_YES;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return s_http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                            "application/json",
+                            s_http_text("{\"error\":\"method not allowed\"}"));
+    if (strcmp(url, "/metrics") == 0)
+        return s_http_reply(conn, MHD_HTTP_OK, S_PROM_TYPE, s_http_metrics(m));
+    if (strcmp(url, "/healthz") == 0)
+        return s_http_reply(conn, MHD_HTTP_OK, "application/json",
+                            s_http_text("{\"status\":\"alive\"}"));
+    if (strcmp(url, "/readyz") == 0) {
+        a = s_readiness(m);
+        ready = json_array_size(a) == 0;
+        o = ready
+                ? json_pack("{s:s}", "status", "ready")
+                : json_pack("{s:s,s:O}", "status", "not ready", "not_ready", a);
+        body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(o);
+        json_decref(a);
+        if (body == NULL)
+            sg_panic("json_dumps: out of memory");
+        return s_http_reply(conn,
+                            ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                            "application/json", body);
+    }
+    return s_http_reply(conn, MHD_HTTP_NOT_FOUND, "application/json",
+                        s_http_text("{\"error\":\"not found\"}"));
+}
+
+static void
+s_http_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[256];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    sg_warn(S_PLACE, "metrics.listen: %s", line);
+}
+
+/* Start metrics.listen, if configured; 0, or -1 after printing. */
+static int
+s_http_start(s_master_t *m)
+{
+    const char *spec = m->conf.metrics_listen;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    const union MHD_DaemonInfo *di;
+
+    s_http.m = m;
+    s_http.reg = sg_metrics_new("master", "0");
+    s_http.restarts = sg_metrics_declare(
+        s_http.reg,
+        &(sg_metrics_desc_t){.name = "stirgate_master_restarts_total",
+                             .help = "Stage restarts after an unexpected "
+                                     "exit, by slot.",
+                             .type = SG_METRIC_COUNTER,
+                             .labels = (const char *const[]){"slot", NULL}});
+    s_http.scrapes = sg_metrics_counter(
+        sg_metrics_declare(
+            s_http.reg,
+            &(sg_metrics_desc_t){.name = "stirgate_master_scrapes_total",
+                                 .help = "GET /metrics requests served.",
+                                 .type = SG_METRIC_COUNTER}),
+        NULL);
+    if (spec == NULL || spec[0] == '\0')
+        return 0;
+    if (conf_parse_listen(spec, &ss, &len) != NULL) {
+        cli_err(S_CMD, "metrics.listen %s: not ADDRESS:PORT", spec);
+        return -1;
+    }
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s_http.d = MHD_start_daemon(
+        flags, 0, NULL, NULL, s_http_access, m, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 32u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_EXTERNAL_LOGGER,
+        s_http_log, NULL, MHD_OPTION_END);
+    if (s_http.d == NULL) {
+        cli_err(S_CMD, "metrics.listen %s: cannot listen (address in use?)",
+                spec);
+        return -1;
+    }
+    di = MHD_get_daemon_info(s_http.d, MHD_DAEMON_INFO_EPOLL_FD);
+    s_http.fd = di ? di->epoll_fd : -1;
+    sg_info(S_PLACE, "metrics on http://%s (/metrics /healthz /readyz)", spec);
+    return 0;
+}
+
+static void
+s_http_restarted(const char *slot)
+{
+    if (s_http.restarts != NULL)
+        sg_counter_add(sg_metrics_counter(s_http.restarts, slot, NULL), 1);
+}
+
+static void
+s_http_stop(void)
+{
+    if (s_http.d != NULL)
+        MHD_stop_daemon(s_http.d);
+    s_http.d = NULL;
+    s_http.fd = -1;
+    sg_metrics_destroy(&s_http.reg);
+}
+
+/* The listener's descriptor for the next poll, and its timers. */
+static void
+s_http_poll(struct pollfd *p, int *ms)
+{
+    MHD_UNSIGNED_LONG_LONG t;
+
+    p->fd = s_http.fd;
+    p->events = POLLIN;
+    p->revents = 0;
+    if (s_http.d != NULL && MHD_get_timeout(s_http.d, &t) == MHD_YES &&
+        (*ms < 0 || t < (MHD_UNSIGNED_LONG_LONG)*ms))
+        *ms = (int)t;
+}
+
+static void
+s_http_run(const struct pollfd *p)
+{
+    if (s_http.d != NULL && p->fd >= 0)
+        (void)MHD_run(s_http.d);
+}
+
 /* ---- the loop ------------------------------------------------------------*/
 
 static void
@@ -911,12 +1402,18 @@ s_banner(const s_master_t *m)
            c->sign_x5u ? c->sign_x5u : "-", m->data,
            c->http_listen ? c->http_listen : "-",
            c->sip_udp.n ? c->sip_udp.v[0] : "-");
-    if (r != NULL && r->webhook != NULL)
-        printf("Messages are delivered to %s (route %s); watch them "
-               "arrive with\n"
-               "  stirgate sink\n"
-               "in another terminal.  Until something listens there they wait "
-               "in the store:\n"
+    if (r != NULL && r->webhook != NULL && m->sink >= 0)
+        printf("Messages are delivered to %s (route %s), where the demo "
+               "sink started with the gateway prints one line each:\n"
+               "  msg=ID from=12025550100 to=12025550199 "
+               "verstat=TN-Validation-Passed reason=ok body_len=5 ...\n"
+               "Their state: curl -sS -H \"Authorization: Bearer ...\" "
+               "http://%s/v1/messages/ID\n\n",
+               r->webhook, r->name, c->http_listen ? c->http_listen : "-");
+    else if (r != NULL && r->webhook != NULL)
+        printf("Messages are delivered to %s (route %s), to whatever "
+               "already listens there (the demo sink was not started).  "
+               "Until something answers they wait in the store:\n"
                "  stirgate queue list --run-dir %s\n\n",
                r->webhook, r->name, c->run_dir);
     if (!m->st[S_INGEST].present)
@@ -988,6 +1485,7 @@ cli_run_main(int argc, char **argv)
     int rc = CLI_EXIT_USAGE, r;
 
     m->lockfd = -1;
+    m->sink = -1;
     if (cli_conf_args(S_CMD, argc, argv, &path, NULL) != 0)
         goto out;
     if (path == NULL) {
@@ -1003,6 +1501,8 @@ cli_run_main(int argc, char **argv)
         goto out;
     }
     sg_log_init("stirgate", (sg_log_level)m->conf.log_level);
+    sg_log_set_debug_places((const char *const *)m->conf.log_debug.v,
+                            m->conf.log_debug.n);
     s_log_relaxations(&m->conf);
     if (s_mkdirs(m->conf.data_dir, 0700) != 0 ||
         s_mkdirs(m->conf.run_dir, 0700) != 0)
@@ -1048,8 +1548,10 @@ cli_run_main(int argc, char **argv)
             sg_warn(S_PLACE, "%s not built: the gateway runs without it",
                     s->binary);
     }
+    if (m->embedded)
+        s_add_sink(m);
     s_build_argv(m);
-    if (s_signals_setup() != 0)
+    if (s_signals_setup() != 0 || s_http_start(m) != 0)
         goto out;
     rc = 1;
     sg_info(S_PLACE, "config %s; run directory %s", m->config, m->conf.run_dir);
@@ -1079,6 +1581,7 @@ out:
         unlink(pidpath);
         close(m->lockfd);
     }
+    s_http_stop();
     conf_free(&m->conf);
     sg_free(m);
     return rc;

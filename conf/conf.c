@@ -222,6 +222,15 @@ static const sg_cfg_key_t s_keys[] = {
      .choices = conf_log_levels,
      .def = "info",
      .doc = "least severe log line written, by every stage"},
+    {.path = "node.log_debug",
+     .type = SG_CFG_STRLIST,
+     .offset = S_OFF(log_debug),
+     .min = 0,
+     .max = 4,
+     .maxlen = 64,
+     .doc = "log places (e.g. \"deliver\", \"store.db\"; a place covers "
+            "those under it) whose debug lines are written even when "
+            "node.log_level is above debug"},
     {.path = "node.default_cc",
      .type = SG_CFG_STRING,
      .offset = S_OFF(default_cc),
@@ -295,7 +304,8 @@ static const sg_cfg_key_t s_keys[] = {
      .min = 1,
      .max = 86400,
      .def = "5m",
-     .doc = "an idle SIP TCP connection is closed after this"},
+     .doc = "an idle SIP TCP connection, or one whose request is still "
+            "incomplete this long after its first byte, is closed"},
     {.path = "sip.retry_after",
      .type = SG_CFG_DURATION,
      .offset = S_OFF(sip_retry_after),
@@ -546,6 +556,17 @@ static const sg_cfg_key_t s_keys[] = {
      .max = 65536,
      .def = "1024",
      .doc = "most requests committed in one transaction"},
+
+    /* ingest */
+    {.path = "ingest.processes",
+     .type = SG_CFG_INT,
+     .offset = S_OFF(ingest_processes),
+     .min = 1,
+     .max = 64,
+     .def = "1",
+     .doc = "ingest processes sharing the SIP and HTTP listen addresses "
+            "(SO_REUSEPORT: the kernel spreads sources over them); about one "
+            "per core verifies the most"},
 
     /* delivery */
     {.path = "delivery.workers",

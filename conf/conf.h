@@ -75,6 +75,7 @@ typedef struct {
     char *data_dir;  /* LMDB store, x5u cache, demo PKI */
     char *run_dir;   /* ipc sockets (0700) */
     int log_level;   /* debug|info|warn|error */
+    sg_cfg_strlist_t log_debug; /* places whose debug lines are written */
     char *default_cc; /* country code for national numbers, "" = none */
 
     /* sip */
@@ -127,6 +128,9 @@ typedef struct {
     int64_t store_backoff_min, store_backoff_max; /* seconds */
     int64_t store_lifetime, store_dead_keep, store_lease;
     int64_t store_batch;
+
+    /* ingest (processes sharing the listen sockets) */
+    int64_t ingest_processes;
 
     /* delivery (the delivery issue) */
     int64_t delivery_workers;

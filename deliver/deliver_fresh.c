@@ -130,20 +130,6 @@ deliver_fresh_verified(const proto_msg *m, uint64_t now_ms,
     s_send(out, PROTO_MSG_VERSTAT_FAILED, DELIVER_ID_STORED, s_dreason(r));
 }
 
-uint64_t
-deliver_fresh_expires_at(uint64_t received_ms, int64_t date_s,
-                         int has_expires, uint32_t expires_s)
-{
-    uint64_t base = date_s > 0 ? (uint64_t)date_s * 1000 : received_ms;
-
-    if (!has_expires)
-        return 0;
-    /* Expires: 0 means already expired; keep it nonzero to mean "set". */
-    return base + (uint64_t)expires_s * 1000 > 0
-               ? base + (uint64_t)expires_s * 1000
-               : 1;
-}
-
 const char *
 deliver_fresh_reason_name(const deliver_fresh_t *d)
 {

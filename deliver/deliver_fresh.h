@@ -8,6 +8,7 @@
  * The decision, in order:
  *
  *   1. RFC 3428 Expires passed (envelope expires_ms <= now)  -> EXPIRED
+ *      (ingest computed expires_ms: proto_msg_expires_at)
  *   2. verification deferred at ingest:
  *        within verify.defer_deadline of receipt            -> VERIFY
  *          (the caller verifies, then asks deliver_fresh_verified)
@@ -88,16 +89,6 @@ void deliver_fresh_decide(const proto_msg *m, uint64_t now_ms,
 void deliver_fresh_verified(const proto_msg *m, uint64_t now_ms,
                             const deliver_fresh_policy *p, proto_reason r,
                             int peer_rejects, deliver_fresh_t *out);
-
-/*
- * RFC 3428 Expires as an absolute time for the envelope (ms since the
- * epoch): delta seconds from Date when the request had one (`date_s` >
- * 0), else from receipt.  0 when the request had no Expires (such
- * messages do not expire).  Ingest calls it; it lives here, next to the
- * rule that reads it back.
- */
-uint64_t deliver_fresh_expires_at(uint64_t received_ms, int64_t date_s,
-                                  int has_expires, uint32_t expires_s);
 
 /* The stable name of a decision's reason ("ok", "stale_at_delivery"). */
 const char *deliver_fresh_reason_name(const deliver_fresh_t *d);

@@ -55,6 +55,7 @@
 #include "lib/sg.h"
 #include "lib/sg_clock.h"
 #include "lib/sg_log.h"
+#include "lib/sg_metrics.h"
 #include "lib/sg_rand.h"
 #include "proto/proto_identity.h"
 #include "proto/proto_msg.h"
@@ -177,6 +178,28 @@ typedef struct {
 } s_deliver;
 
 static s_deliver S;
+
+/*
+ * Metrics (lib/sg_metrics.h): stage "deliver", instance = --worker,
+ * written to RUN_DIR/metrics/deliver-N.prom once a second.  Every job
+ * ends in s_finish exactly once: the outcomes are counted there.
+ */
+enum { S_OC_DELIVERED, S_OC_RETRY, S_OC_WAIT, S_OC_FAILED, S_OC_EXPIRED,
+       S_OC_N };
+static const char *const s_oc_names[S_OC_N] = {"delivered", "retry", "wait",
+                                               "failed", "expired"};
+
+static struct {
+    sg_metrics_t *reg;
+    char dir[1100];
+    uint64_t last_mono;
+    sg_counter_t **outcome; /* [(nroutes + 1) * S_OC_N]; the last: no route */
+    sg_counter_t *verstat[3], *resigned, *stale_sent, *stale_rejected;
+    sg_counter_t *deferred[3]; /* resolved, abandoned, retried */
+    sg_gauge_t **route_down;   /* [nroutes] */
+    sg_hist_t *delay;
+    verify_x5u_metrics_t *x5u;
+} s_m;
 
 /* --- the store side --- */
 
@@ -301,6 +324,55 @@ s_status_post(const s_job *j, const char *state, const char *error)
     free(txt);
 }
 
+static void
+s_m_finish(const s_job *j, uint32_t outcome)
+{
+    size_t ri = j->route >= 0 ? (size_t)j->route : S.nroutes;
+    int oc = outcome == PROTO_OUTCOME_DELIVERED ? S_OC_DELIVERED
+             : outcome == PROTO_OUTCOME_RETRY   ? S_OC_RETRY
+             : outcome == PROTO_OUTCOME_WAIT    ? S_OC_WAIT
+             : outcome == PROTO_OUTCOME_FAILED  ? S_OC_FAILED
+                                                : S_OC_EXPIRED;
+    uint64_t now;
+
+    if (s_m.reg == NULL)
+        return;
+    sg_counter_add(s_m.outcome[ri * S_OC_N + (size_t)oc], 1);
+    if (j->dec.action == DELIVER_FRESH_REJECT)
+        sg_counter_add(s_m.stale_rejected, 1);
+    if (oc != S_OC_DELIVERED)
+        return;
+    if (j->dec.verstat < 3)
+        sg_counter_add(s_m.verstat[j->dec.verstat], 1);
+    if (j->resign_iat)
+        sg_counter_add(s_m.resigned, 1);
+    if (j->dec.dreason == PROTO_DREASON_STALE_AT_DELIVERY)
+        sg_counter_add(s_m.stale_sent, 1);
+    /*
+     * Receipt to delivery: received_ms is ingest's wall clock, now is
+     * ours; with hosts (or a clock step) between them it can come out
+     * negative, which is counted as 0 rather than dropped.
+     */
+    now = sg_clock_wall_ms();
+    sg_hist_observe(s_m.delay, now > j->m.received_ms
+                                   ? (double)(now - j->m.received_ms) / 1000.0
+                                   : 0.0);
+}
+
+/* A deferred verification ran (deliver_fresh_verified decided). */
+static void
+s_m_deferred(const s_job *j, proto_reason r)
+{
+    if (s_m.reg == NULL)
+        return;
+    if (j->dec.action == DELIVER_FRESH_RETRY)
+        sg_counter_add(s_m.deferred[2], 1);
+    else if (r == REASON_X5U_FETCH_FAILED)
+        sg_counter_add(s_m.deferred[1], 1);
+    else
+        sg_counter_add(s_m.deferred[0], 1);
+}
+
 /*
  * Answer the store for `j` and forget it: RESIGNED first when the
  * re-signed copy went out, then DONE, then READY(1) for the slot.
@@ -343,6 +415,7 @@ s_finish(s_job *j, uint32_t outcome, uint32_t retry_after_ms,
     s_send(PROTO_CMD_DONE, b, n);
 
     sg_log_quote(text, strlen(text), q, sizeof(q));
+    s_m_finish(j, outcome);
     switch (outcome) {
     case PROTO_OUTCOME_DELIVERED:
         sg_info(S_PLACE,
@@ -844,6 +917,7 @@ s_verify_with(s_job *j, const verify_x5u_result_t *res)
     sg_free(to);
     deliver_fresh_verified(&j->m, sg_clock_wall_ms(), &S.fresh, r,
                            s_peer_rejects(&j->m), &j->dec);
+    s_m_deferred(j, r);
     s_decided(j);
 }
 
@@ -880,6 +954,7 @@ s_verify_start(s_job *j)
                  j->hex);
         deliver_fresh_verified(&j->m, sg_clock_wall_ms(), &S.fresh,
                                REASON_X5U_FETCH_FAILED, 0, &j->dec);
+        s_m_deferred(j, REASON_X5U_FETCH_FAILED);
         s_decided(j);
         return;
     }
@@ -889,6 +964,7 @@ s_verify_start(s_job *j)
         deliver_fresh_verified(&j->m, sg_clock_wall_ms(), &S.fresh,
                                REASON_MALFORMED_IDENTITY,
                                s_peer_rejects(&j->m), &j->dec);
+        s_m_deferred(j, REASON_MALFORMED_IDENTITY);
         s_decided(j);
         return;
     }
@@ -1393,6 +1469,116 @@ s_parse_args(int argc, char **argv)
 
 #define S_MAXFDS 4096
 
+static sg_metrics_family_t *
+s_m_declare(const char *name, sg_metric_type type, const char *help,
+            const char *const *labels, const double *b, size_t nb)
+{
+    return sg_metrics_declare(s_m.reg, &(sg_metrics_desc_t){.name = name,
+                                                            .help = help,
+                                                            .type = type,
+                                                            .labels = labels,
+                                                            .buckets = b,
+                                                            .n_buckets = nb});
+}
+
+static void
+s_metrics_init(void)
+{
+    /* Receipt to delivery spans retries: seconds to a day. */
+    static const double delay_b[] = {0.01, 0.025, 0.05, 0.1,   0.25, 0.5,
+                                     1,    2.5,   5,    10,    30,   60,
+                                     300,  900,   3600, 14400, 86400};
+    static const char *const l_oc[] = {"route", "outcome", NULL};
+    static const char *const l_route[] = {"route", NULL};
+    static const char *const l_verstat[] = {"verstat", NULL};
+    static const char *const l_action[] = {"action", NULL};
+    static const char *const l_result[] = {"result", NULL};
+    static const char *const results[3] = {"resolved", "abandoned", "retried"};
+    char inst[16];
+    sg_metrics_family_t *f;
+
+    snprintf(inst, sizeof(inst), "%d", S.worker);
+    s_m.reg = sg_metrics_new("deliver", inst);
+    if (S.run_dir != NULL)
+        snprintf(s_m.dir, sizeof(s_m.dir), "%s/metrics", S.run_dir);
+    f = s_m_declare("stirgate_deliver_outcomes_total", SG_METRIC_COUNTER,
+                    "Delivery attempts by route and outcome: delivered, "
+                    "retry (transient failure), wait (route down, no attempt "
+                    "used), failed (permanent), expired (Expires passed or "
+                    "stale under on_stale reject); route \"none\" when no "
+                    "route was chosen.",
+                    l_oc, NULL, 0);
+    s_m.outcome = sg_calloc((S.nroutes + 1) * S_OC_N, sizeof(*s_m.outcome));
+    for (size_t r = 0; r <= S.nroutes; r++)
+        for (size_t o = 0; o < S_OC_N; o++)
+            s_m.outcome[r * S_OC_N + o] = sg_metrics_counter(
+                f, r < S.nroutes ? S.routes[r].r.name : "none", s_oc_names[o],
+                NULL);
+    f = s_m_declare("stirgate_deliver_verstat_total", SG_METRIC_COUNTER,
+                    "Messages delivered, by the verstat they left with.",
+                    l_verstat, NULL, 0);
+    s_m.verstat[PROTO_MSG_VERSTAT_NONE] =
+        sg_metrics_counter(f, "No-TN-Validation", NULL);
+    s_m.verstat[PROTO_MSG_VERSTAT_PASSED] =
+        sg_metrics_counter(f, "TN-Validation-Passed", NULL);
+    s_m.verstat[PROTO_MSG_VERSTAT_FAILED] =
+        sg_metrics_counter(f, "TN-Validation-Failed", NULL);
+    s_m.resigned = sg_metrics_counter(
+        s_m_declare("stirgate_deliver_resigned_total", SG_METRIC_COUNTER,
+                    "Messages delivered with a fresh signature of ours "
+                    "(older than delivery.resign_after).",
+                    NULL, NULL, 0),
+        NULL);
+    f = s_m_declare("stirgate_deliver_stale_total", SG_METRIC_COUNTER,
+                    "Messages stale at delivery (older than "
+                    "delivery.max_age): delivered as No-TN-Validation, or "
+                    "rejected (on_stale reject).",
+                    l_action, NULL, 0);
+    s_m.stale_sent = sg_metrics_counter(f, "delivered_unverified", NULL);
+    s_m.stale_rejected = sg_metrics_counter(f, "rejected", NULL);
+    f = s_m_declare("stirgate_deliver_deferred_verifications_total",
+                    SG_METRIC_COUNTER,
+                    "Verifications deferred at ingest and run at delivery: "
+                    "resolved (a verdict), abandoned (past "
+                    "verify.defer_deadline), retried (still unavailable).",
+                    l_result, NULL, 0);
+    for (int i = 0; i < 3; i++)
+        s_m.deferred[i] = sg_metrics_counter(f, results[i], NULL);
+    f = s_m_declare("stirgate_deliver_route_down", SG_METRIC_GAUGE,
+                    "1 while this worker holds the route down (consecutive "
+                    "transient failures), else 0.",
+                    l_route, NULL, 0);
+    s_m.route_down = sg_calloc(S.nroutes + 1, sizeof(*s_m.route_down));
+    for (size_t r = 0; r < S.nroutes; r++)
+        s_m.route_down[r] = sg_metrics_gauge(f, S.routes[r].r.name, NULL);
+    s_m.delay = sg_metrics_hist(
+        s_m_declare("stirgate_deliver_delay_seconds", SG_METRIC_HISTOGRAM,
+                    "Time from receipt (the 202) to delivery, retries "
+                    "included (wall clocks of two processes; negative "
+                    "counted as 0).",
+                    NULL, delay_b, SG_NELEM(delay_b)),
+        NULL);
+    if (S.x5u != NULL)
+        s_m.x5u = verify_x5u_metrics_new(s_m.reg);
+}
+
+/* The gauges, then the snapshot; once a second unless `force`. */
+static void
+s_metrics_tick(int force)
+{
+    uint64_t mono = sg_clock_mono_ms(), now;
+
+    if (s_m.reg == NULL || (!force && mono - s_m.last_mono < 1000))
+        return;
+    s_m.last_mono = mono;
+    now = sg_clock_wall_ms();
+    for (size_t r = 0; r < S.nroutes; r++)
+        sg_gauge_set(s_m.route_down[r], S.routes[r].r.down ? 1 : 0);
+    verify_x5u_metrics_update(s_m.x5u, S.x5u, (int64_t)(now / 1000));
+    if (s_m.dir[0])
+        (void)sg_metrics_write_snapshot(s_m.reg, s_m.dir, now);
+}
+
 static void
 s_loop(void)
 {
@@ -1537,6 +1723,7 @@ s_loop(void)
                               : S.credit - S.in_hand);
             S.hb_mono = now;
         }
+        s_metrics_tick(0);
     }
 }
 
@@ -1563,6 +1750,8 @@ main(int argc, char **argv)
         return 2;
     }
     sg_log_set_level((sg_log_level)S.conf.log_level);
+    sg_log_set_debug_places((const char *const *)S.conf.log_debug.v,
+                            S.conf.log_debug.n);
     if (S.run_dir == NULL)
         S.run_dir = S.conf.run_dir;
     S.fresh.max_age_s = S.conf.delivery_max_age;
@@ -1592,7 +1781,10 @@ main(int argc, char **argv)
         goto out;
     s_send_credit(PROTO_CMD_READY, S.credit);
     S.hb_mono = sg_clock_mono_ms();
+    s_metrics_init();
+    s_metrics_tick(1);
     s_loop();
+    s_metrics_tick(1);
     sg_info(S_PLACE, "stopped");
     rcode = 0;
 out:
@@ -1618,6 +1810,10 @@ out:
     sg_free(S.rview);
     deliver_http_destroy(&S.http);
     verify_x5u_cache_destroy(&S.x5u);
+    verify_x5u_metrics_destroy(&s_m.x5u);
+    sg_free(s_m.outcome);
+    sg_free(s_m.route_down);
+    sg_metrics_destroy(&s_m.reg);
     verify_trust_destroy(&S.trust);
     verify_key_destroy(&S.sign_key);
     if (S.sock)

@@ -40,6 +40,8 @@ struct s_env {
     size_t len;
     uint64_t next_at, deadline;
     int stored;
+    int duplicate; /* an earlier request stored it: dup_hex is its id */
+    char dup_hex[PROTO_MSG_ID_HEX];
     int linked; /* in the hash and the timer list */
     s_env *hnext;
     s_env *tprev, *tnext;
@@ -67,6 +69,7 @@ struct s_req {
     int waiting;  /* cache callbacks due */
     char *ctype;
     char *idem;
+    char *status_url;
     char *dedup;
     size_t dedup_len;
     proto_ident_t orig;
@@ -75,6 +78,8 @@ struct s_req {
     char **to_text; /* as the client wrote them, for the API answer */
     int64_t date;
     uint64_t received_ms, expires_ms;
+    uint64_t t0_us; /* monotonic, at submit: receive -> answer latency */
+    int iface;      /* S_IF_*, for the metrics */
 
     /* The verdict so far: the best header. */
     proto_reason best;
@@ -89,8 +94,30 @@ struct s_req {
     s_env *envs;
 };
 
+/*
+ * Metrics (opts.metrics): every handle looked up once in ingest_core_new,
+ * each event counted in one place: received at submit, the verdict where
+ * it becomes final (s_verify), signed where the token is made, the answer
+ * (accepted or rejected with its SIP code) in s_finish, which every
+ * request passes exactly once.
+ */
+enum { S_IF_SIP_UDP, S_IF_SIP_TCP, S_IF_HTTP, S_IF_OTHER, S_IF_N };
+static const char *const s_if_names[S_IF_N] = {"sip_udp", "sip_tcp", "http",
+                                               "other"};
+static const char *const s_class_names[2] = {"customer", "interconnect"};
+
+typedef struct {
+    sg_counter_t *received[S_IF_N][2];
+    sg_counter_t *accepted[2];
+    sg_counter_t *verdict[REASON__COUNT];
+    sg_counter_t *signed_n;
+    sg_metrics_family_t *rejected;
+    sg_hist_t *accept_time, *verify_time, *sign_time;
+} s_metrics_t;
+
 struct ingest_core {
     ingest_core_opts_t o;
+    s_metrics_t *m; /* NULL without opts.metrics */
     uint64_t next_corr;
     s_env **buckets;
     size_t nbuckets, nlinked;
@@ -226,6 +253,7 @@ s_req_free(s_req *r)
     sg_free(r->body);
     sg_free(r->ctype);
     sg_free(r->idem);
+    sg_free(r->status_url);
     sg_free(r->dedup);
     sg_free(r->signed_input);
     sg_free(r->own_identity);
@@ -266,8 +294,10 @@ s_finish(s_req *r, ingest_outcome_t *out)
     if (out->sip_code == 202 && out->api_reason == NULL && r->nenv > 0) {
         msgs = sg_calloc(r->nenv, sizeof(*msgs));
         for (size_t i = 0; i < r->nenv; i++) {
-            msgs[i].id = r->envs[i].hex;
+            s_env *e = &r->envs[i];
+            msgs[i].id = e->duplicate ? e->dup_hex : e->hex;
             msgs[i].to = r->to_text[i];
+            msgs[i].duplicate = e->duplicate;
         }
         out->msgs = msgs;
         out->n = r->nenv;
@@ -282,6 +312,21 @@ s_finish(s_req *r, ingest_outcome_t *out)
         out->verstat = s_verstat_name(r->act.verstat);
     if (out->log_id == NULL)
         out->log_id = r->nenv > 0 ? r->envs[0].hex : "-";
+    if (self->m != NULL) {
+        int k = r->peer != NULL && r->peer->kind == CONF_PEER_INTERCONNECT;
+
+        if (out->sip_code == 202) {
+            sg_counter_add(self->m->accepted[k], 1);
+            sg_hist_observe(self->m->accept_time,
+                            (double)(sg_clock_mono_us() - r->t0_us) / 1e6);
+        } else {
+            char code[16];
+
+            snprintf(code, sizeof(code), "%d", out->sip_code);
+            sg_counter_add(sg_metrics_counter(self->m->rejected, code, NULL),
+                           1);
+        }
+    }
     self->inflight--;
     r->cb(r->arg, out);
     sg_free(msgs);
@@ -380,6 +425,10 @@ s_store(s_req *r)
         s_clip(&m.content_type, r->ctype, PROTO_MSG_CTYPE_MAX);
         s_clip(&m.peer, r->peer->name, PROTO_MSG_PEER_MAX);
         s_clip(&m.idem, r->idem, PROTO_MSG_IDEM_MAX);
+        if (r->status_url != NULL) {
+            m.flags |= PROTO_MSG_F_STATUS_URL;
+            s_clip(&m.status_url, r->status_url, PROTO_MSG_STATUS_URL_MAX);
+        }
         if (r->gateway_signed) {
             m.n_identity = nids;
             for (size_t k = 0; k < nids; k++)
@@ -456,6 +505,7 @@ s_sign(s_req *r)
 {
     ingest_core_t *self = r->core;
     int authorized = 0;
+    uint64_t t0_us;
     char *token;
 
     if (r->orig.kind == PROTO_IDENT_TN) {
@@ -474,9 +524,13 @@ s_sign(s_req *r)
     /* iat = receive time (RFC 8224 4.1: the signing time; the message was
      * received moments ago and is signed now). */
     r->iat = r->received_ms / 1000;
+    t0_us = sg_clock_mono_us();
     token = verify_sign_passport(
         self->o.sign_key, self->o.sign_x5u, "msg", &r->orig, r->dest, r->ndest,
         (int64_t)r->iat, r->body ? r->body : (const uint8_t *)"", r->body_len);
+    if (self->m != NULL)
+        sg_hist_observe(self->m->sign_time,
+                        (double)(sg_clock_mono_us() - t0_us) / 1e6);
     if (token == NULL) {
         s_fail(r, 500, "Server Internal Error", 500, INGEST_R_INTERNAL,
                "signing failed", 0);
@@ -487,6 +541,8 @@ s_sign(s_req *r)
     r->gateway_signed = 1;
     ingest_policy_signed(&r->act);
     self->stats.accepted++;
+    if (self->m != NULL)
+        sg_counter_add(self->m->signed_n, 1);
     s_log_verdict(r, "signed");
     s_store(r);
 }
@@ -556,6 +612,7 @@ s_verify_one(s_req *r, size_t i)
     verify_input_t in;
     verify_result_t res;
     s_chain_arg a = {r, i, 0};
+    uint64_t t0_us;
     int rank;
 
     memset(&in, 0, sizeof(in));
@@ -574,6 +631,7 @@ s_verify_one(s_req *r, size_t i)
      * fetch: the wait is ours, not the sender's. */
     in.now = (int64_t)(r->received_ms / 1000);
     in.date = r->date;
+    t0_us = sg_clock_mono_us();
     (void)verify_passport(&ctx, &in, &res);
     if (a.pending) {
         r->idstate[i] = S_ID_WAITING;
@@ -581,6 +639,11 @@ s_verify_one(s_req *r, size_t i)
         return;
     }
     r->idstate[i] = S_ID_DONE;
+    /* Only a verification that ran to its verdict: one that stopped to
+     * wait for a fetch is timed again when it resumes. */
+    if (self->m != NULL)
+        sg_hist_observe(self->m->verify_time,
+                        (double)(sg_clock_mono_us() - t0_us) / 1e6);
     rank = ingest_policy_rank(res.reason);
     if (rank > r->best_rank) {
         r->best = res.reason;
@@ -618,6 +681,8 @@ s_verify(s_req *r)
             }
     }
     ingest_policy_verdict(r->peer, r->best, &r->act);
+    if (r->core->m != NULL && r->best < REASON__COUNT)
+        sg_counter_add(r->core->m->verdict[r->best], 1);
     if (r->act.kind == INGEST_ACT_STORE_DEFERRED)
         r->core->stats.deferred++;
     else if (r->act.kind == INGEST_ACT_STORE_FAILED)
@@ -629,6 +694,89 @@ s_verify(s_req *r)
                              : "verified");
     }
     s_decide(r);
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+static const double s_lat_bounds[] = {SG_METRICS_LATENCY_BUCKETS};
+
+static sg_metrics_family_t *
+s_declare(sg_metrics_t *reg, const char *name, sg_metric_type type,
+          const char *help, const char *const *labels)
+{
+    int hist = type == SG_METRIC_HISTOGRAM;
+
+    return sg_metrics_declare(
+        reg,
+        &(sg_metrics_desc_t){.name = name,
+                             .help = help,
+                             .type = type,
+                             .labels = labels,
+                             .buckets = hist ? s_lat_bounds : NULL,
+                             .n_buckets = hist ? SG_NELEM(s_lat_bounds) : 0});
+}
+
+/* Every family, and every child whose labels are known in advance (so a
+ * count that is still 0 is shown as 0 rather than missing). */
+static s_metrics_t *
+s_metrics_new(sg_metrics_t *reg)
+{
+    static const char *const l_recv[] = {"interface", "peer_class", NULL};
+    static const char *const l_class[] = {"peer_class", NULL};
+    static const char *const l_reason[] = {"reason", NULL};
+    static const char *const l_code[] = {"code", NULL};
+    s_metrics_t *m = sg_calloc(1, sizeof(*m));
+    sg_metrics_family_t *f;
+
+    f = s_declare(reg, "stirgate_ingest_received_total", SG_METRIC_COUNTER,
+                  "Messages (SIP MESSAGE requests, API POSTs) from known "
+                  "peers handed to the pipeline, by interface and peer class.",
+                  l_recv);
+    for (int i = 0; i < S_IF_N; i++)
+        for (int k = 0; k < 2; k++)
+            m->received[i][k] =
+                sg_metrics_counter(f, s_if_names[i], s_class_names[k], NULL);
+    f = s_declare(reg, "stirgate_ingest_accepted_total", SG_METRIC_COUNTER,
+                  "Messages answered 202 (committed by the store), by peer "
+                  "class.",
+                  l_class);
+    for (int k = 0; k < 2; k++)
+        m->accepted[k] = sg_metrics_counter(f, s_class_names[k], NULL);
+    m->rejected =
+        s_declare(reg, "stirgate_ingest_rejected_total", SG_METRIC_COUNTER,
+                  "Messages refused, by the SIP response code sent "
+                  "(the API answers the matching HTTP status).",
+                  l_code);
+    m->signed_n = sg_metrics_counter(
+        s_declare(reg, "stirgate_ingest_signed_total", SG_METRIC_COUNTER,
+                  "Messages signed for customers.", NULL),
+        NULL);
+    f = s_declare(reg, "stirgate_ingest_verifications_total", SG_METRIC_COUNTER,
+                  "Final verification outcomes of messages from "
+                  "interconnects, by reason (DESIGN.md section 5).",
+                  l_reason);
+    for (int r = 0; r < REASON__COUNT; r++)
+        m->verdict[r] =
+            sg_metrics_counter(f, proto_reason_name((proto_reason)r), NULL);
+    m->accept_time = sg_metrics_hist(
+        s_declare(reg, "stirgate_ingest_accept_duration_seconds",
+                  SG_METRIC_HISTOGRAM,
+                  "Time from receipt to the 202 answer (verification, "
+                  "signing and the store's commit included).",
+                  NULL),
+        NULL);
+    m->verify_time = sg_metrics_hist(
+        s_declare(reg, "stirgate_ingest_verify_duration_seconds",
+                  SG_METRIC_HISTOGRAM,
+                  "Time of one PASSporT verification with its chain at hand "
+                  "(x5u fetches not included).",
+                  NULL),
+        NULL);
+    m->sign_time = sg_metrics_hist(
+        s_declare(reg, "stirgate_ingest_sign_duration_seconds",
+                  SG_METRIC_HISTOGRAM, "Time to sign one PASSporT.", NULL),
+        NULL);
+    return m;
 }
 
 /* ---- submit ------------------------------------------------------------- */
@@ -656,8 +804,19 @@ ingest_core_submit(ingest_core_t *self, const ingest_submit_t *in,
     r->peer = in->peer;
     r->received_ms = in->received_ms;
     r->date = in->date;
+    r->t0_us = sg_clock_mono_us();
+    r->iface = S_IF_OTHER;
+    for (int k = 0; in->iface != NULL && k < S_IF_OTHER; k++)
+        if (strcmp(in->iface, s_if_names[k]) == 0)
+            r->iface = k;
     self->inflight++;
     self->stats.submitted++;
+    if (self->m != NULL)
+        sg_counter_add(
+            self->m->received[r->iface]
+                             [in->peer != NULL &&
+                              in->peer->kind == CONF_PEER_INTERCONNECT],
+            1);
 
     r->nenv = ndest;
     r->envs = sg_calloc(ndest ? ndest : 1, sizeof(*r->envs));
@@ -678,6 +837,8 @@ ingest_core_submit(ingest_core_t *self, const ingest_submit_t *in,
     r->body_len = in->body_len;
     r->ctype = s_dup(in->content_type);
     r->idem = s_dup(in->idem);
+    if (in->status_url.p != NULL && in->status_url.n > 0)
+        r->status_url = s_dup(in->status_url);
     if (in->dedup.p != NULL && in->dedup.n > 0) {
         r->dedup = sg_memdup(in->dedup.p, in->dedup.n);
         r->dedup_len = in->dedup.n;
@@ -689,11 +850,22 @@ ingest_core_submit(ingest_core_t *self, const ingest_submit_t *in,
     for (size_t i = 0; i < in->nidentity; i++)
         r->identity[i] = s_dup(in->identity[i]);
 
-    if (in->has_expires && in->expires > 0) {
-        /* RFC 3428: a delta from Date, else from receipt. */
-        uint64_t base =
-            in->date > 0 ? (uint64_t)in->date * 1000 : in->received_ms;
-        r->expires_ms = base + (uint64_t)in->expires * 1000;
+    r->expires_ms = proto_msg_expires_at(in->received_ms, in->date,
+                                         in->has_expires, in->expires);
+    if (r->expires_ms != 0 && r->expires_ms <= in->received_ms) {
+        /*
+         * Date + Expires already passed: refused rather than stored, so
+         * the sender learns it now (a SIP sender has no status channel
+         * to learn it later) and no delivery worker spends an attempt on
+         * a message it must expire.
+         */
+        sg_info(S_PLACE, "msg=%s refused: expired before it arrived",
+                r->envs[0].hex);
+        s_fail(r, 400, "Message Expired", 400, INGEST_R_EXPIRED,
+               "Date plus Expires is already past: the message expired "
+               "before it arrived",
+               0);
+        return;
     }
 
     r->ndest = ndest;
@@ -738,6 +910,29 @@ ingest_core_submit(ingest_core_t *self, const ingest_submit_t *in,
     s_verify(r);
 }
 
+/*
+ * One more envelope of `r` is settled (STORED, or a duplicate of a stored
+ * one); answer when all are.  An idempotent retry whose every recipient
+ * was already stored is HTTP 200 (nothing new was created), else 202.
+ */
+static void
+s_resolved(s_req *r)
+{
+    ingest_outcome_t out;
+    size_t ndup = 0;
+
+    if (++r->nstored < r->nenv)
+        return;
+    for (size_t i = 0; i < r->nenv; i++)
+        ndup += r->envs[i].duplicate ? 1 : 0;
+    memset(&out, 0, sizeof(out));
+    out.sip_code = 202;
+    out.sip_text = "Accepted";
+    out.http_status = ndup == r->nenv ? 200 : 202;
+    out.reason = r->act.reason;
+    s_finish(r, &out);
+}
+
 int
 ingest_core_on_reply(ingest_core_t *self, const proto_wire_msg *m)
 {
@@ -759,15 +954,7 @@ ingest_core_on_reply(ingest_core_t *self, const proto_wire_msg *m)
         s_unlink(self, e);
         e->stored = 1;
         sg_info(S_PLACE, "msg=%s stored", e->hex);
-        if (++r->nstored == r->nenv) {
-            ingest_outcome_t out;
-            memset(&out, 0, sizeof(out));
-            out.sip_code = 202;
-            out.sip_text = "Accepted";
-            out.http_status = 202;
-            out.reason = r->act.reason;
-            s_finish(r, &out);
-        }
+        s_resolved(r);
         return 1;
     }
     {
@@ -791,14 +978,27 @@ ingest_core_on_reply(ingest_core_t *self, const proto_wire_msg *m)
                        "this PASSporT was already received for this "
                        "recipient",
                        0);
-            } else {
+            } else if (ref.has_holder) {
                 /*
                  * The same unsigned request again (a retransmission over
-                 * TCP, a repeated API call): it was accepted before, and
-                 * the store kept it from being stored twice.  SIP gets
-                 * 202 again (the sender's view is right); the API says
-                 * so explicitly, since the first call's ids are not known
-                 * here.
+                 * TCP, a repeated API call with the same idempotency id):
+                 * accepted before, and the store kept it from being
+                 * stored twice.  The store named the first message, so
+                 * the retry gets that id back: an idempotent answer.
+                 */
+                e->duplicate = 1;
+                proto_msg_id_hex(ref.holder, e->dup_hex);
+                sg_info(S_PLACE,
+                        "msg=%s duplicate of msg=%s (same idempotency id "
+                        "or Call-ID/CSeq); not stored",
+                        e->hex, e->dup_hex);
+                s_resolved(r);
+            } else {
+                /*
+                 * The same, from a store that does not name the first
+                 * message: SIP gets 202 again (the sender's view is
+                 * right); the API says so explicitly, since the first
+                 * call's ids are not known here.
                  */
                 sg_info(S_PLACE,
                         "msg=%s duplicate of an accepted request; "
@@ -907,6 +1107,8 @@ ingest_core_new(const ingest_core_opts_t *opts)
      * the body).  A shaken or base PASSporT says nothing about the body,
      * so it is ignored like any unsupported ppt (RFC 8224 6.2 step 1). */
     self->vctx.ppts = VERIFY_PPT_MSG;
+    if (opts->metrics != NULL)
+        self->m = s_metrics_new(opts->metrics);
     return self;
 }
 
@@ -930,6 +1132,7 @@ ingest_core_destroy(ingest_core_t **self_p)
         }
     }
     sg_free(self->buckets);
+    sg_free(self->m);
     sg_free(self);
     *self_p = NULL;
 }

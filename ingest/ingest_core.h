@@ -21,15 +21,17 @@
  * request succeeds when all are STORED.  If any is refused or times out,
  * the whole request fails (503, or the replay answer); envelopes of it
  * already committed stay stored and will be delivered.  A client retry
- * with the same idempotency id (or Call-ID/CSeq) is then refused as a
- * duplicate for those recipients: XXX a per-recipient answer (or an
- * idempotency record that maps the id to its message ids) would let the
- * retry complete exactly the missing recipients.
+ * with the same idempotency id (or Call-ID/CSeq) then completes exactly
+ * the missing recipients: the store refuses the others as replays and
+ * names the message that holds each key (REFUSED's holder id), which
+ * the answer gives back marked as a duplicate.  A retry where every
+ * recipient was already stored is answered 200 with the first ids.
  */
 #ifndef INGEST_CORE_H
 #define INGEST_CORE_H
 
 #include "conf/conf.h"
+#include "lib/sg_metrics.h"
 #include "ingest/ingest_policy.h"
 #include "proto/proto_api.h"
 #include "proto/proto_wire.h"
@@ -76,6 +78,9 @@ typedef struct {
     uint64_t store_timeout_ms; /* answer 503 after this; 0 = 5000 */
     uint64_t resend_ms;        /* resend an unanswered STORE; 0 = 1000 */
     uint64_t (*mono_ms)(void); /* NULL = sg_clock_mono_ms (a test seam) */
+    sg_metrics_t *metrics;     /* borrowed; NULL: nothing counted.  The
+                                  stirgate_ingest_* families are declared
+                                  in it by ingest_core_new */
 } ingest_core_opts_t;
 
 /* Strings are ingest_str_t (ingest_policy.h): bytes, not NUL-terminated;
@@ -100,14 +105,19 @@ typedef struct {
     int64_t date;         /* SIP Date (epoch s), 0 when absent */
     ingest_str_t dedup;   /* idempotency id or "Call-ID CSeq"; p NULL = none */
     ingest_str_t idem;    /* the client idempotency id for the envelope */
+    ingest_str_t status_url; /* API status_url (envelope flag 8); p NULL =
+                                none */
     uint64_t received_ms; /* wall clock at receipt */
+    const char *iface;    /* metrics label: "sip_udp", "sip_tcp", "http";
+                             NULL = "other" */
 } ingest_submit_t;
 
 /* The answer.  Valid inside the completion callback only. */
 typedef struct {
     int sip_code; /* 202, or the refusal */
     const char *sip_text;
-    int http_status;        /* 202, or the refusal */
+    int http_status;        /* 202 (200: every recipient was a
+                               duplicate), or the refusal */
     const char *api_reason; /* NULL when accepted */
     const char *message;    /* for people (API errors) */
     proto_reason reason;    /* the verification outcome */

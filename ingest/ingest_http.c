@@ -5,8 +5,9 @@
  *   POST /v1/messages        proto_api body -> ingest_core -> 202 after
  *                            STORED, with the ids and the verification
  *                            outcome; errors {"reason","message"}
- *   GET  /v1/messages/{id}   SHOW to the store -> state, attempts,
- *                            last_error, verstat, reason
+ *   GET  /v1/messages/{id}   SHOW to the store -> the client's status
+ *                            (proto_api_status_json: delivered,
+ *                            deferred, expired, ...)
  *   GET  <x5u path>          sign.chain, application/pem-certificate-chain,
  *                            Cache-Control: max-age=sign.publish_max_age
  *
@@ -30,7 +31,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -62,6 +62,7 @@ struct s_hreq {
     char *buf;
     size_t len;
     int too_large;
+    int close; /* answer with "Connection: close" */
     int suspended;
     int waiting; /* core or store still to answer */
     /* The answer, once known. */
@@ -84,6 +85,7 @@ struct ingest_http {
     struct MHD_Daemon *d[2];
     int efd[2];
     proto_api_limits_t lim;
+    size_t req_max; /* largest request body (the JSON), see s_req_max */
     char *chain;
     size_t chain_len;
     char *chain_path;
@@ -134,6 +136,8 @@ s_queue(s_hreq *q)
     if (q->status == 401)
         (void)MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                       "Bearer");
+    if (q->close)
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     rc = MHD_queue_response(q->conn, (unsigned int)q->status, r);
     MHD_destroy_response(r);
     return rc;
@@ -222,11 +226,11 @@ s_post_done(void *arg, const ingest_outcome_t *out)
 {
     s_hreq *q = arg;
 
-    if (out->http_status == 202) {
+    if (out->http_status == 202 || out->http_status == 200) {
         const char *reason =
             out->reason != REASON_OK ? proto_reason_name(out->reason) : NULL;
         s_answer(
-            q, 202,
+            q, out->http_status,
             proto_api_accepted_json(out->msgs, out->n, out->verstat, reason),
             S_JSON);
     } else {
@@ -289,7 +293,12 @@ s_post(s_hreq *q)
         in.dedup.n = strlen(m.idempotency_id);
         in.idem = in.dedup;
     }
+    if (m.status_url != NULL) {
+        in.status_url.p = m.status_url;
+        in.status_url.n = strlen(m.status_url);
+    }
     in.received_ms = sg_clock_wall_ms();
+    in.iface = "http";
     q->waiting = 1;
     h->busy++;
     ingest_core_submit(h->core, &in, s_post_done, q);
@@ -333,46 +342,19 @@ s_show_unlink(ingest_http_t *h, s_hreq *q)
         }
 }
 
-static const char *
-s_jstr(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
 static void
 s_show_json(s_hreq *q, const uint8_t *b, size_t n)
 {
-    json_error_t je;
-    json_t *j = json_loadb((const char *)b, n, 0, &je), *o;
-    char *txt;
+    char *out;
+    int rc = proto_api_status_json((const char *)b, n, q->peer->name, &out);
 
-    if (j == NULL || !json_is_object(j)) {
-        json_decref(j);
-        s_error(q, 502, INGEST_R_INTERNAL, "the store answered nonsense");
-        return;
-    }
     /* Only the client that sent a message may look at it. */
-    if (strcmp(s_jstr(j, "peer"), q->peer->name) != 0) {
-        json_decref(j);
+    if (rc == 1)
         s_error(q, 404, "not_found", "no such message");
-        return;
-    }
-    o = json_pack(
-        "{s:s, s:s, s:I, s:s, s:s, s:s}", "id", s_jstr(j, "id"), "state",
-        s_jstr(j, "state"), "attempts",
-        (json_int_t)json_integer_value(json_object_get(j, "attempts")),
-        "last_error", s_jstr(j, "last_error"), "verstat", s_jstr(j, "verstat"),
-        "reason", s_jstr(j, "reason"));
-    json_decref(j);
-    if (o == NULL)
-        sg_panic("jansson: out of memory");
-    txt = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (txt == NULL)
-        sg_panic("jansson: out of memory");
-    s_answer(q, 200, sg_strdup(txt), S_JSON);
-    free(txt);
+    else if (rc != 0)
+        s_error(q, 502, INGEST_R_INTERNAL, "the store answered nonsense");
+    else
+        s_answer(q, 200, out, S_JSON);
 }
 
 int
@@ -406,6 +388,51 @@ ingest_http_on_reply(ingest_http_t *self, const proto_wire_msg *m)
 
 /* ---- the handler -------------------------------------------------------- */
 
+typedef struct {
+    unsigned n_cl, n_te;
+    int te_other;
+} s_framing;
+
+static enum MHD_Result
+s_framing_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                const char *value)
+{
+    s_framing *f = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->n_cl++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->n_te++;
+        if (value == NULL || strcasecmp(value, "chunked") != 0)
+            f->te_other = 1;
+    }
+    return MHD_YES;
+}
+
+/*
+ * Request smuggling (RFC 9112 6.1, 6.3, 11.2): a proxy in front of the API
+ * and libmicrohttpd must never disagree on where a request ends, so a
+ * request with both Content-Length and Transfer-Encoding, with more than
+ * one Content-Length field, or with a transfer coding other than a single
+ * "chunked" is refused (400) and its connection closed.  NULL when fine.
+ */
+static const char *
+s_framing_why(struct MHD_Connection *conn)
+{
+    s_framing f = {0, 0, 0};
+
+    (void)MHD_get_connection_values(conn, MHD_HEADER_KIND, s_framing_field,
+                                    &f);
+    if (f.n_cl > 0 && f.n_te > 0)
+        return "both Content-Length and Transfer-Encoding";
+    if (f.n_cl > 1)
+        return "more than one Content-Length";
+    if (f.n_te > 1 || f.te_other)
+        return "a Transfer-Encoding other than chunked";
+    return NULL;
+}
+
 static enum MHD_Result
 s_access(void *cls, struct MHD_Connection *conn, const char *url,
          const char *method, const char *version, const char *upload_data,
@@ -423,6 +450,14 @@ s_access(void *cls, struct MHD_Connection *conn, const char *url,
         q->h = h;
         q->conn = conn;
         *con_cls = q;
+        {
+            const char *why = s_framing_why(conn);
+            if (why != NULL) {
+                q->close = 1;
+                s_error(q, 400, "bad_request", why);
+                return s_queue(q);
+            }
+        }
         if (h->chain_path != NULL && strcmp(url, h->chain_path) == 0) {
             q->kind = S_K_CHAIN;
             if (!get)
@@ -456,8 +491,8 @@ s_access(void *cls, struct MHD_Connection *conn, const char *url,
             const char *cl = MHD_lookup_connection_value(
                 conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
             /* Refuse before reading a body announced as too large. */
-            if (cl != NULL && strtoull(cl, NULL, 10) >
-                                  (unsigned long long)h->conf->http_max_body) {
+            if (cl != NULL &&
+                strtoull(cl, NULL, 10) > (unsigned long long)h->req_max) {
                 s_error(q, 413, "body_too_large",
                         "the request body is over http.max_body");
                 return s_queue(q);
@@ -471,7 +506,7 @@ s_access(void *cls, struct MHD_Connection *conn, const char *url,
         *upload_data_size = 0;
         if (q->kind != S_K_POST || q->status != 0 || q->too_large)
             return MHD_YES;
-        if (q->len + n > (size_t)h->conf->http_max_body) {
+        if (q->len + n > h->req_max) {
             q->too_large = 1;
             return MHD_YES;
         }
@@ -698,6 +733,21 @@ s_start(ingest_http_t *h, const char *spec, int tls)
     return d;
 }
 
+/*
+ * The largest request body (the JSON) read at all.  http.max_body bounds
+ * the decoded message body, and a body at that bound arrives base64 (4/3)
+ * or as a JSON string with escapes, next to up to max_recipients "to"
+ * entries and max_identity Identity values: refusing the request at
+ * max_body refused bodies the API accepts.  Anything larger is 413 before
+ * it is read.
+ */
+static size_t
+s_req_max(const proto_api_limits_t *lim)
+{
+    return lim->max_body * 2 + lim->max_recipients * (PROTO_API_ADDR_MAX + 8) +
+           lim->max_identity * (PROTO_API_IDENTITY_MAX + 8) + 16384;
+}
+
 ingest_http_t *
 ingest_http_new(const conf_t *conf, ingest_core_t *core, ingest_ctl_fn ctl,
                 void *ctl_arg)
@@ -716,6 +766,7 @@ ingest_http_new(const conf_t *conf, ingest_core_t *core, ingest_ctl_fn ctl,
         h->lim.max_recipients = (size_t)conf->sip_max_recipients;
     if (conf->sip_max_identity > 0)
         h->lim.max_identity = (size_t)conf->sip_max_identity;
+    h->req_max = s_req_max(&h->lim);
     if (conf->sign_publish && conf->sign_chain && conf->sign_x5u) {
         h->chain = s_read_file(conf->sign_chain, &h->chain_len, 0);
         h->chain_path = s_url_path(conf->sign_x5u);

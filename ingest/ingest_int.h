@@ -33,6 +33,10 @@ void ingest_sip_destroy(ingest_sip_t **self_p);
 size_t ingest_sip_fds(ingest_sip_t *self, struct pollfd *out, size_t max);
 /* Handle the events of the slice ingest_sip_fds filled. */
 void ingest_sip_handle(ingest_sip_t *self, const struct pollfd *fds, size_t n);
+/* Send the UDP responses queued since the last flush (one sendmmsg per
+ * socket and batch); the loop calls it after handling the store's replies
+ * and before it waits. */
+void ingest_sip_flush(ingest_sip_t *self);
 /* Timers: retransmission cache expiry, idle connections. */
 void ingest_sip_run(ingest_sip_t *self);
 long ingest_sip_timeout_ms(const ingest_sip_t *self);

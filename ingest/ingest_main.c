@@ -29,6 +29,7 @@
 #include "lib/sg.h"
 #include "lib/sg_clock.h"
 #include "lib/sg_log.h"
+#include "lib/sg_metrics.h"
 #include "proto/proto_wire.h"
 #include "verify/verify_cert.h"
 #include "verify/verify_key.h"
@@ -46,6 +47,7 @@
 #define S_PLACE "ingest"
 #define S_MAX_FDS 65536
 #define S_STORE_TIMEOUT_MS 5000
+#define S_STORE_BURST 256 /* STOREs queued before they are sent anyway */
 
 static volatile sig_atomic_t s_signals;
 
@@ -64,10 +66,18 @@ typedef struct {
     long store_timeout_ms;
 } s_opts;
 
+/* A STORE waiting for the end of the batch (s_send_store). */
+typedef struct {
+    uint8_t hdr[PROTO_WIRE_HDR_LEN];
+    zmq_msg_t body;
+} s_queued;
+
 typedef struct {
     s_opts o;
     conf_t conf;
     void *zctx, *dealer;
+    s_queued *q;
+    size_t nq;
     verify_trust_t *trust;
     verify_x5u_cache_t *cache;
     verify_key_t *key;
@@ -75,6 +85,12 @@ typedef struct {
     ingest_core_t *core;
     ingest_sip_t *sip;
     ingest_http_t *http;
+    /* metrics: the registry, RUN_DIR/metrics, the last snapshot */
+    sg_metrics_t *metrics;
+    verify_x5u_metrics_t *x5u_m;
+    sg_metrics_family_t *listener_f;
+    char metrics_dir[1100];
+    uint64_t metrics_mono;
 } s_ingest;
 
 static void
@@ -171,11 +187,72 @@ s_zsend(void *sock, proto_cmd cmd, uint64_t corr, const void *body, size_t len)
     return 0;
 }
 
+/*
+ * Send the queued STOREs.  One that ZeroMQ refuses now (its pipe filled
+ * since the check in s_send_store) is dropped like a STORE lost on the
+ * way: the core sends it again after resend_ms, then answers 503 at its
+ * deadline.
+ */
+static void
+s_flush_stores(s_ingest *g)
+{
+    uint8_t vf[PROTO_WIRE_VFRAME_LEN];
+    size_t dropped = 0;
+
+    proto_wire_version_frame(vf);
+    for (size_t i = 0; i < g->nq; i++) {
+        s_queued *q = &g->q[i];
+        if (zmq_send(g->dealer, vf, sizeof(vf), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+            0) {
+            dropped++;
+        } else if (zmq_send(g->dealer, q->hdr, sizeof(q->hdr),
+                            ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+                   zmq_msg_send(&q->body, g->dealer, ZMQ_DONTWAIT) < 0) {
+            /* Atomic multipart: once the first frame is queued, the
+             * others are; this is not expected. */
+            sg_warn(S_PLACE, "zmq_send STORE: %s", zmq_strerror(errno));
+        }
+        zmq_msg_close(&q->body);
+    }
+    if (dropped > 0)
+        sg_warn(S_PLACE, "%zu STOREs not sent (store link full); resent "
+                "later", dropped);
+    g->nq = 0;
+}
+
+/*
+ * STOREs leave in bursts: each zmq_send that finds the I/O thread idle
+ * wakes it through its mailbox (a write, then two context switches), and
+ * at full load that was a wake-up per message.  The loop flushes the
+ * burst once per wake-up (after the batch of datagrams is verified), so
+ * the I/O thread is woken about once per batch.  Whether the link can
+ * take a STORE at all is asked once per burst (ZMQ_EVENTS): without a
+ * store connected the STORE is refused at once, as a direct send was, and
+ * the sender gets its 503 without waiting for the deadline.
+ */
 static int
 s_send_store(void *arg, uint64_t corr, const uint8_t *env, size_t len)
 {
     s_ingest *g = arg;
-    return s_zsend(g->dealer, PROTO_CMD_STORE, corr, env, len);
+    s_queued *q;
+
+    if (g->nq == 0) {
+        int ev = 0;
+        size_t evlen = sizeof(ev);
+        if (zmq_getsockopt(g->dealer, ZMQ_EVENTS, &ev, &evlen) != 0 ||
+            !(ev & ZMQ_POLLOUT))
+            return -1;
+    } else if (g->nq == S_STORE_BURST) {
+        s_flush_stores(g);
+        return s_send_store(arg, corr, env, len);
+    }
+    q = &g->q[g->nq];
+    proto_wire_header(q->hdr, PROTO_CMD_STORE, corr, (uint32_t)len);
+    if (zmq_msg_init_size(&q->body, len) != 0)
+        sg_panic("zmq_msg_init_size: out of memory");
+    memcpy(zmq_msg_data(&q->body), env, len);
+    g->nq++;
+    return 0;
 }
 
 static int
@@ -435,6 +512,77 @@ s_stir(s_ingest *g)
     return 1;
 }
 
+/* ---- metrics ------------------------------------------------------------ */
+
+/*
+ * The registry: the core's families (ingest_core.c), the x5u cache's, and
+ * stirgate_ingest_listener_up{listener,address}, 1 for each configured
+ * listener this process has bound, 0 once it stopped accepting; the
+ * master's /readyz reads it.  The instance is the master's slot number
+ * (STIRGATE_INSTANCE, "1" … when ingest.processes > 1), else "0".
+ */
+static void
+s_metrics_new(s_ingest *g)
+{
+    static const char *const l_listener[] = {"listener", "address", NULL};
+    const char *inst = getenv("STIRGATE_INSTANCE");
+    const char *run_dir = g->o.run_dir ? g->o.run_dir : g->conf.run_dir;
+    size_t n = inst ? strlen(inst) : 0;
+
+    if (n == 0 || n > 8 || strspn(inst, "0123456789") != n)
+        inst = "0";
+    g->metrics = sg_metrics_new("ingest", inst);
+    if (run_dir != NULL)
+        snprintf(g->metrics_dir, sizeof(g->metrics_dir), "%s/metrics", run_dir);
+    g->listener_f = sg_metrics_declare(
+        g->metrics,
+        &(sg_metrics_desc_t){
+            .name = "stirgate_ingest_listener_up",
+            .help = "1 when this process has the listener bound and accepts "
+                    "on it, else 0.",
+            .type = SG_METRIC_GAUGE,
+            .labels = l_listener});
+}
+
+static void
+s_listeners_up(s_ingest *g, int up)
+{
+    const conf_t *c = &g->conf;
+
+    for (size_t i = 0; i < c->sip_udp.n; i++)
+        sg_gauge_set(
+            sg_metrics_gauge(g->listener_f, "sip.udp", c->sip_udp.v[i], NULL),
+            up);
+    for (size_t i = 0; i < c->sip_tcp.n; i++)
+        sg_gauge_set(
+            sg_metrics_gauge(g->listener_f, "sip.tcp", c->sip_tcp.v[i], NULL),
+            up);
+    if (g->http && c->http_listen && c->http_listen[0])
+        sg_gauge_set(sg_metrics_gauge(g->listener_f, "http.listen",
+                                      c->http_listen, NULL),
+                     up);
+    if (g->http && c->http_tls_listen && c->http_tls_listen[0])
+        sg_gauge_set(sg_metrics_gauge(g->listener_f, "http.tls_listen",
+                                      c->http_tls_listen, NULL),
+                     up);
+}
+
+/* Copy the x5u cache's figures, write the snapshot; once a second unless
+ * `force`. */
+static void
+s_metrics_tick(s_ingest *g, int force)
+{
+    uint64_t mono = sg_clock_mono_ms(), now;
+
+    if (g->metrics == NULL || (!force && mono - g->metrics_mono < 1000))
+        return;
+    g->metrics_mono = mono;
+    now = sg_clock_wall_ms();
+    verify_x5u_metrics_update(g->x5u_m, g->cache, (int64_t)(now / 1000));
+    if (g->metrics_dir[0])
+        (void)sg_metrics_write_snapshot(g->metrics, g->metrics_dir, now);
+}
+
 /* ---- the loop ----------------------------------------------------------- */
 
 static long
@@ -471,6 +619,8 @@ s_loop(s_ingest *g)
             ingest_sip_stop(g->sip);
             if (g->http)
                 ingest_http_stop(g->http);
+            s_listeners_up(g, 0);
+            s_metrics_tick(g, 1);
         }
         if (stopping &&
             ((ingest_core_inflight(g->core) == 0 &&
@@ -518,7 +668,13 @@ s_loop(s_ingest *g)
                 (short)((items[i + 1].revents & ZMQ_POLLIN ? POLLIN : 0) |
                         (items[i + 1].revents & ZMQ_POLLOUT ? POLLOUT : 0) |
                         (items[i + 1].revents & ZMQ_POLLERR ? POLLERR : 0));
+        /* The info lines of this wake-up go out together, before the
+         * next wait (sg_log_hold). */
+        sg_log_hold();
         s_drain(g);
+        /* The 202s of the replies just handled leave before the new
+         * datagrams are verified. */
+        ingest_sip_flush(g->sip);
         ingest_sip_handle(g->sip, pfd, nsip);
         if (g->cache && (ncache > 0 || verify_x5u_cache_pending(g->cache)))
             verify_x5u_cache_perform(g->cache, pfd + nsip + nhttp, ncache);
@@ -526,8 +682,13 @@ s_loop(s_ingest *g)
         ingest_sip_run(g->sip);
         if (g->http)
             ingest_http_run(g->http);
+        s_flush_stores(g);
         /* Sends above may have consumed the DEALER's edge: look again. */
         s_drain(g);
+        ingest_sip_flush(g->sip);
+        s_flush_stores(g);
+        sg_log_release();
+        s_metrics_tick(g, 0);
     }
     sg_free(pfd);
     sg_free(items);
@@ -564,6 +725,8 @@ main(int argc, char **argv)
         return 2;
     }
     sg_log_set_level(lvl);
+    sg_log_set_debug_places((const char *const *)g.conf.log_debug.v,
+                            g.conf.log_debug.n);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll sees EINTR */
@@ -575,6 +738,7 @@ main(int argc, char **argv)
 
     if (!s_stir(&g) || !s_store_link(&g))
         goto out;
+    g.q = sg_calloc(S_STORE_BURST, sizeof(*g.q));
     memset(&co, 0, sizeof(co));
     co.conf = &g.conf;
     co.sign_key = g.key;
@@ -588,6 +752,10 @@ main(int argc, char **argv)
     co.send = s_send_store;
     co.send_arg = &g;
     co.store_timeout_ms = (uint64_t)g.o.store_timeout_ms;
+    s_metrics_new(&g);
+    co.metrics = g.metrics;
+    if (g.cache != NULL)
+        g.x5u_m = verify_x5u_metrics_new(g.metrics);
     if ((g.core = ingest_core_new(&co)) == NULL)
         goto out;
     if ((g.sip = ingest_sip_new(&g.conf, g.core)) == NULL)
@@ -597,7 +765,10 @@ main(int argc, char **argv)
         (g.http = ingest_http_new(&g.conf, g.core, s_send_ctl, &g)) == NULL)
         goto out;
     sg_info(S_PLACE, "ready: %zu peers", g.conf.peers.n);
+    s_listeners_up(&g, 1);
+    s_metrics_tick(&g, 1);
     rcode = s_loop(&g);
+    s_metrics_tick(&g, 1);
     {
         const ingest_core_stats_t *st = ingest_core_stats(g.core);
         sg_info(S_PLACE,
@@ -606,10 +777,15 @@ main(int argc, char **argv)
                 st->submitted, st->accepted, st->rejected, st->failed);
     }
 out:
+    if (g.q != NULL)
+        s_flush_stores(&g);
+    sg_free(g.q);
     ingest_http_destroy(&g.http);
     ingest_sip_destroy(&g.sip);
     ingest_core_destroy(&g.core);
     verify_x5u_cache_destroy(&g.cache);
+    verify_x5u_metrics_destroy(&g.x5u_m);
+    sg_metrics_destroy(&g.metrics);
     verify_chain_destroy(&g.own_chain);
     verify_key_destroy(&g.key);
     verify_trust_destroy(&g.trust);

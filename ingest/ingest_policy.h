@@ -64,6 +64,7 @@ typedef struct {
 #define INGEST_R_DUPLICATE "duplicate"
 #define INGEST_R_STORE_BUSY "store_unavailable"
 #define INGEST_R_INTERNAL "internal_error"
+#define INGEST_R_EXPIRED "expired" /* Date + Expires before receipt */
 
 /*
  * A verification verdict under the interconnect peer's policy:
@@ -152,17 +153,5 @@ void ingest_policy_replay_signed(const char *signing_input, size_t n,
 void ingest_policy_replay_unsigned(const char *peer, const char *dedup,
                                    size_t dedup_len, const proto_ident_t *dest,
                                    uint8_t out[PROTO_MSG_REPLAY_LEN]);
-
-/*
- * Salvage the fields a SIP response needs from a request the parser
- * refused (RFC 3261 8.2.6 wants the refusal answered when it can be):
- * copy the request line and the Via, From, To, Call-ID and CSeq fields
- * (full or compact names, with their continuation lines) into a new
- * minimal request "…\r\n\r\n", new in *out.  The copy must then pass
- * proto_sip_parse itself before anything is built from it.  NULL, or a
- * static why (no request line, no CRLF-terminated header section).
- */
-const char *ingest_policy_salvage(const char *buf, size_t n, size_t max,
-                                  char **out, size_t *outlen);
 
 #endif

@@ -778,6 +778,22 @@ sg_hist_observe(sg_hist_t *h, double v)
     h->sum += v;
 }
 
+void
+sg_hist_load(sg_hist_t *h, const uint64_t *counts, size_t n_counts, double sum)
+{
+    uint64_t total = 0;
+
+    if (n_counts != h->n_bounds + 1)
+        sg_panic("sg_hist_load: %zu counts for %zu buckets", n_counts,
+                 h->n_bounds + 1);
+    for (size_t i = 0; i < n_counts; i++) {
+        h->counts[i] = counts[i];
+        total += counts[i];
+    }
+    h->count = total;
+    h->sum = isnan(sum) ? h->sum : sum;
+}
+
 /* ---- rendering ----------------------------------------------------------*/
 
 static const char *

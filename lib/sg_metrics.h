@@ -195,6 +195,16 @@ sg_gauge_add(sg_gauge_t *g, double v)
 void sg_hist_observe(sg_hist_t *h, double v);
 
 /*
+ * Replace a histogram's state with one kept elsewhere (a library's own
+ * counters, copied once per tick): `counts` per bucket, not cumulative,
+ * n_counts = the family's bucket count + 1 (the last is +Inf), and the
+ * sum of the observations.  A wrong n_counts aborts.  The values must
+ * only grow between calls, as a histogram's do.
+ */
+void sg_hist_load(sg_hist_t *h, const uint64_t *counts, size_t n_counts,
+                  double sum);
+
+/*
  * The registry in the text format 0.0.4: families sorted by name, each
  * with HELP and TYPE, children sorted by label values; histograms with
  * cumulative _bucket{le=…} lines ending in le="+Inf", then _sum and

@@ -361,19 +361,112 @@ proto_api_accepted_json(const proto_api_accepted_t *msgs, size_t n,
                         const char *verstat, const char *reason)
 {
     json_t *root = json_object(), *a = json_array();
+    size_t ndup = 0;
 
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_object();
 
         json_object_set_new(m, "id", s_str(msgs[i].id));
         json_object_set_new(m, "to", s_str(msgs[i].to));
+        if (msgs[i].duplicate) {
+            json_object_set_new(m, "duplicate", json_true());
+            ndup++;
+        }
         json_array_append_new(a, m);
     }
     json_object_set_new(root, "messages", a);
     json_object_set_new(root, "verstat", s_str(verstat));
     if (reason)
         json_object_set_new(root, "reason", s_str(reason));
+    if (n > 0 && ndup == n)
+        json_object_set_new(root, "duplicate", json_true());
     return s_dump(root);
+}
+
+static const char *
+s_get_str(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+
+    return v ? v : "";
+}
+
+/* Copy member `k` of `from` into `to` when present. */
+static void
+s_copy(json_t *to, json_t *from, const char *k, const char *as)
+{
+    json_t *v = json_object_get(from, k);
+
+    if (v != NULL)
+        json_object_set(to, as ? as : k, v);
+}
+
+/* The client's status word for a store state (see proto_api.h). */
+static const char *
+s_status_word(const char *state, json_int_t attempts, const char *dead)
+{
+    if (strcmp(state, "queued") == 0)
+        return attempts > 0 ? "deferred" : "queued";
+    if (strcmp(state, "leased") == 0)
+        return "delivering";
+    if (strcmp(state, "held") == 0)
+        return "held";
+    if (strcmp(state, "done") == 0)
+        return "delivered";
+    if (strcmp(state, "dead") == 0)
+        return strcmp(dead, "failed") == 0 ? "failed" : "expired";
+    return NULL;
+}
+
+int
+proto_api_status_json(const char *show, size_t n, const char *peer,
+                      char **out)
+{
+    json_error_t je;
+    json_t *j = json_loadb(show, n, 0, &je), *o;
+    json_int_t attempts;
+    const char *word, *state;
+    int rc = -1;
+
+    *out = NULL;
+    if (j == NULL || !json_is_object(j) ||
+        !json_is_string(json_object_get(j, "id")) ||
+        !json_is_integer(json_object_get(j, "attempts")))
+        goto out;
+    if (strcmp(s_get_str(j, "peer"), peer ? peer : "") != 0) {
+        rc = 1;
+        goto out;
+    }
+    state = s_get_str(j, "state");
+    attempts = json_integer_value(json_object_get(j, "attempts"));
+    if ((word = s_status_word(state, attempts, s_get_str(j, "dead_reason"))) ==
+        NULL)
+        goto out;
+    if ((o = json_object()) == NULL)
+        sg_panic("jansson: out of memory");
+    s_copy(o, j, "id", NULL);
+    json_object_set_new(o, "status", s_str(word));
+    s_copy(o, j, "state", NULL);
+    s_copy(o, j, "attempts", NULL);
+    json_object_set_new(o, "last_error", s_str(s_get_str(j, "last_error")));
+    if (strcmp(state, "queued") == 0)
+        s_copy(o, j, "next_due_ms", "next_attempt_ms");
+    if (strcmp(state, "done") == 0)
+        s_copy(o, j, "updated_ms", "delivered_ms");
+    s_copy(o, j, "updated_ms", NULL);
+    if (json_integer_value(json_object_get(j, "expires_ms")) > 0)
+        s_copy(o, j, "expires_ms", NULL);
+    s_copy(o, j, "from", NULL);
+    s_copy(o, j, "to", NULL);
+    s_copy(o, j, "verstat", NULL);
+    s_copy(o, j, "reason", NULL);
+    s_copy(o, j, "delivery_verstat", NULL);
+    s_copy(o, j, "delivery_reason", NULL);
+    *out = s_dump(o);
+    rc = 0;
+out:
+    json_decref(j);
+    return rc;
 }
 
 char *

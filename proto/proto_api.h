@@ -84,14 +84,54 @@ void proto_api_msg_clear(proto_api_msg_t *self);
 typedef struct {
     const char *id; /* the message id */
     const char *to; /* its recipient */
+    int duplicate;  /* an earlier request with the same idempotency id
+                       stored it: `id` is that message's */
 } proto_api_accepted_t;
 
 /*
- * The 202 body: {"messages":[{"id":…,"to":…},…],"verstat":…} with
- * "reason":… added when `reason` is not NULL.  Compact JSON, new string.
+ * The 202 (or 200) body: {"messages":[{"id":…,"to":…},…],"verstat":…}
+ * with "reason":… added when `reason` is not NULL.  A message marked
+ * duplicate gets "duplicate":true; when every one is, so does the object
+ * (the answer to an idempotent retry: 200, the first request's ids).
+ * Compact JSON, new string.
  */
 char *proto_api_accepted_json(const proto_api_accepted_t *msgs, size_t n,
                               const char *verstat, const char *reason);
+
+/*
+ * GET /v1/messages/{id}: the store's SHOW object (store/store_json.c, the
+ * `n` bytes at `show`) turned into what the client sees:
+ *
+ *   {"id", "status", "state", "attempts", "last_error",
+ *    ["next_attempt_ms"], ["delivered_ms"], "updated_ms", ["expires_ms"],
+ *    "from", "to", "verstat", "reason",
+ *    ["delivery_verstat", "delivery_reason"]}
+ *
+ * status (a public contract, like the reasons; the final three are also
+ * the `state` of the status_url callback):
+ *
+ *   queued      stored, no delivery attempt yet
+ *   delivering  a delivery worker holds it now
+ *   deferred    an attempt failed or the route is down; next_attempt_ms
+ *               says when the next one is due, last_error why
+ *   held        held by an operator (stirgate queue hold)
+ *   delivered   the next hop took it (delivered_ms); delivery_verstat
+ *               and delivery_reason say how it went out
+ *   failed      the next hop refused it for good, or a deferred
+ *               verification failed under a rejecting policy
+ *   expired     not delivered in time: RFC 3428 Expires, the store's
+ *               lifetime, or stale at delivery under on_stale = reject
+ *
+ * verstat / reason are ingest's verdict; delivery_* what deliver put on
+ * the message (absent until a worker reported).  The body and the
+ * Identity values are never shown here.
+ *
+ * Returns 0 with *out a new string; 1 when the message's peer is not
+ * `peer` (the client sees only its own: answer 404); -1 when `show` is not
+ * a SHOW object.
+ */
+int proto_api_status_json(const char *show, size_t n, const char *peer,
+                          char **out);
 
 /* An error body: {"reason":…,"message":…}.  New string. */
 char *proto_api_error_json(const char *reason, const char *message);

@@ -303,3 +303,16 @@ proto_msg_id_parse(const char *hex, uint8_t id[PROTO_MSG_ID_LEN])
     memcpy(id, tmp, PROTO_MSG_ID_LEN);
     return NULL;
 }
+
+uint64_t
+proto_msg_expires_at(uint64_t received_ms, int64_t date_s, int has_expires,
+                     uint32_t expires_s)
+{
+    uint64_t base = date_s > 0 ? (uint64_t)date_s * 1000 : received_ms;
+
+    /* A Date beyond year 292 million would overflow: no such request
+     * parses (proto_sip bounds Date), so this is belt and braces. */
+    if (!has_expires || expires_s == 0 || base > UINT64_MAX / 2)
+        return 0;
+    return base + (uint64_t)expires_s * 1000;
+}

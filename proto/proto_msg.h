@@ -128,6 +128,21 @@ char *proto_msg_id_hex(const uint8_t id[PROTO_MSG_ID_LEN],
 /* Parse exactly 32 hex digits (either case); NULL or why not. */
 const char *proto_msg_id_parse(const char *hex, uint8_t id[PROTO_MSG_ID_LEN]);
 
+/*
+ * RFC 3428 Expires as the envelope's `expires at` (ms since the epoch):
+ * `expires_s` seconds after the request's Date when it had one
+ * (`date_s` > 0), else after receipt.  0 (no message-level expiry) when
+ * the request had no Expires, and for `Expires: 0`: RFC 3428 gives zero
+ * no meaning of its own for MESSAGE, and read literally it would make
+ * every such message undeliverable by any store-and-forward hop, so it
+ * is taken as "no expiry" (ingest/INGEST.md).  Ingest writes the result
+ * into the envelope; deliver and the store read it back.  A result at
+ * or before the receive time is a message that expired before it
+ * arrived: ingest refuses it.
+ */
+uint64_t proto_msg_expires_at(uint64_t received_ms, int64_t date_s,
+                              int has_expires, uint32_t expires_s);
+
 /* Little-endian helpers shared by proto_wire.c, proto_msg.c and store/store_record.c. */
 static inline void
 proto_put_u16(uint8_t *p, uint16_t v)

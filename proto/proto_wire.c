@@ -135,20 +135,30 @@ s_text(const uint8_t *b, size_t n, size_t off, proto_text *t)
 size_t
 proto_wire_refused_encode(const proto_refused *v, uint8_t *out, size_t outsz)
 {
-    if (v->text.len > PROTO_WIRE_TEXT_MAX || outsz < 24 + v->text.len ||
-        v->code < PROTO_REFUSED_AGAIN || v->code > PROTO_REFUSED_REPLAY)
+    size_t n = 24 + v->text.len + (v->has_holder ? 1 + PROTO_MSG_ID_LEN : 0);
+
+    if (v->text.len > PROTO_WIRE_TEXT_MAX || outsz < n ||
+        v->code < PROTO_REFUSED_AGAIN || v->code > PROTO_REFUSED_REPLAY ||
+        (v->has_holder && v->code != PROTO_REFUSED_REPLAY) ||
+        !s_text_ok(v->text.p, v->text.len))
         return 0;
     proto_put_u32(out, v->code);
     proto_put_u32(out + 4, v->retry_after_ms);
     memcpy(out + 8, v->id, PROTO_MSG_ID_LEN);
     if (v->text.len)
         memcpy(out + 24, v->text.p, v->text.len);
-    return 24 + v->text.len;
+    if (v->has_holder) {
+        out[24 + v->text.len] = 0;
+        memcpy(out + 25 + v->text.len, v->holder, PROTO_MSG_ID_LEN);
+    }
+    return n;
 }
 
 const char *
 proto_wire_refused_decode(const uint8_t *b, size_t n, proto_refused *v)
 {
+    const size_t tail = 1 + PROTO_MSG_ID_LEN;
+
     if (n < 24)
         return "REFUSED body too short";
     v->code = proto_get_u32(b);
@@ -156,6 +166,17 @@ proto_wire_refused_decode(const uint8_t *b, size_t n, proto_refused *v)
         return "unknown REFUSED code";
     v->retry_after_ms = proto_get_u32(b + 4);
     memcpy(v->id, b + 8, PROTO_MSG_ID_LEN);
+    v->has_holder = 0;
+    memset(v->holder, 0, PROTO_MSG_ID_LEN);
+    /* The text is printable, so a NUL 17 bytes from the end can only be
+     * the holder's marker (see proto_refused). */
+    if (n >= 24 + tail && b[n - tail] == 0) {
+        if (v->code != PROTO_REFUSED_REPLAY)
+            return "REFUSED holder id on a refusal other than replay";
+        v->has_holder = 1;
+        memcpy(v->holder, b + n - PROTO_MSG_ID_LEN, PROTO_MSG_ID_LEN);
+        n -= tail;
+    }
     return s_text(b, n, 24, &v->text);
 }
 

@@ -63,7 +63,7 @@ typedef enum {
     /* ingest side */                                                          \
     X(STORE, 1, TO_STORE, ENVELOPE, PROTO_MSG_MIN, PROTO_MSG_MAX)              \
     X(STORED, 2, FROM_STORE, FIXED, 16, 16)                                    \
-    X(REFUSED, 3, FROM_STORE, VAR, 24, 24 + PROTO_WIRE_TEXT_MAX)               \
+    X(REFUSED, 3, FROM_STORE, VAR, 24, 24 + PROTO_WIRE_TEXT_MAX + 17)          \
     X(CHECK_REPLAY, 4, TO_STORE, FIXED, 40, 40)                                \
     X(SEEN, 5, FROM_STORE, FIXED, 32, 32)                                      \
     X(NEW, 6, FROM_STORE, FIXED, 32, 32)                                       \
@@ -179,11 +179,23 @@ typedef struct {
     size_t len;
 } proto_text;
 
+/*
+ * REFUSED: code u32, retry-after ms u32, id (16: the refused envelope's),
+ * text (0..PROTO_WIRE_TEXT_MAX, printable), then, for REPLAY only and
+ * only when the store knows it, a NUL and the id of the message that
+ * holds the replay key (17 bytes).  The holder came after version 1 was
+ * in use: it is appended after the text, and the NUL, which no text may
+ * contain, marks it.  A decoder from before it refuses the NUL as a
+ * non-printable text instead of misreading the bytes; a REFUSED from a
+ * store before it simply has no holder (has_holder 0).
+ */
 typedef struct {
     uint32_t code; /* PROTO_REFUSED_* */
     uint32_t retry_after_ms;
     uint8_t id[PROTO_MSG_ID_LEN];
     proto_text text;
+    int has_holder; /* REPLAY: `holder` is set */
+    uint8_t holder[PROTO_MSG_ID_LEN];
 } proto_refused;
 
 typedef struct {

@@ -618,7 +618,8 @@ s_replay_set(store_db *self, MDB_txn *txn, const uint8_t *key,
 sg_rc
 store_db_put(store_db *self, MDB_txn *txn, const uint8_t *env, size_t env_len,
              const proto_msg *m, uint64_t now_ms, const store_sched_conf *sc,
-             uint64_t replay_window_ms, store_put_result *res)
+             uint64_t replay_window_ms, store_put_result *res,
+             uint8_t holder[PROTO_MSG_ID_LEN])
 {
     static const uint8_t zero[PROTO_MSG_ID_LEN];
     char hex[PROTO_MSG_ID_HEX];
@@ -645,6 +646,8 @@ store_db_put(store_db *self, MDB_txn *txn, const uint8_t *env, size_t env_len,
             memcmp((uint8_t *)v.mv_data + 8, m->id, PROTO_MSG_ID_LEN) != 0) {
             sg_info(S_PLACE, "msg=%s refused: replay key already seen",
                     s_hex(m->id, hex));
+            if (holder != NULL)
+                memcpy(holder, (uint8_t *)v.mv_data + 8, PROTO_MSG_ID_LEN);
             *res = STORE_PUT_REPLAY;
             return SG_OK;
         }
@@ -1261,5 +1264,25 @@ store_db_stats_get(store_db *self, MDB_txn *txn, uint64_t now_ms,
     st->map_size = self->map_size;
     st->map_used = store_db_map_used(self);
     (void)now_ms;
+    return SG_OK;
+}
+
+sg_rc
+store_db_oldest_waiting(store_db *self, MDB_txn *txn, uint64_t *received_ms,
+                        int *found)
+{
+    uint8_t id[PROTO_MSG_ID_LEN];
+    uint64_t t;
+    sg_rc rc;
+
+    *received_ms = 0;
+    if ((rc = s_idx_first(txn, self->expire, PROTO_MSG_ID_LEN, found, &t,
+                          id)) != SG_OK || *found != 1) {
+        *found = 0; /* -1: a malformed key was dropped; ask again later */
+        return rc;
+    }
+    /* UUIDv7: the first 48 bits are the receive time in ms. */
+    for (int i = 0; i < 6; i++)
+        *received_ms = *received_ms << 8 | id[i];
     return SG_OK;
 }

@@ -81,11 +81,15 @@ typedef enum {
  * Insert the envelope `env` (already decoded into `m`) as a queued
  * message due now, unless its id is already stored.  A replay key in the
  * envelope is claimed for `replay_window_ms` in the same transaction.
+ * On STORE_PUT_REPLAY, `holder` (when not NULL) receives the id of the
+ * message that holds the key, for REFUSED(replay): an idempotent retry
+ * is answered with the first request's id (ingest/INGEST.md).
  */
 sg_rc store_db_put(store_db *self, MDB_txn *txn, const uint8_t *env,
                    size_t env_len, const proto_msg *m, uint64_t now_ms,
                    const store_sched_conf *sc, uint64_t replay_window_ms,
-                   store_put_result *res) SG_WUR;
+                   store_put_result *res,
+                   uint8_t holder[PROTO_MSG_ID_LEN]) SG_WUR;
 
 /*
  * The replay table (DESIGN.md 3.9): `*seen` = 1 if `key` is present and
@@ -194,6 +198,17 @@ typedef struct {
 
 sg_rc store_db_stats_get(store_db *self, MDB_txn *txn, uint64_t now_ms,
                          store_db_stats *st) SG_WUR;
+
+/*
+ * The receive time (ms, from the UUIDv7 id) of the waiting message
+ * (queued or held) whose lifetime ends first: the first entry of the
+ * expire index, one cursor read, for the "oldest message" gauge.
+ * *found = 0 when nothing waits.  XXX a message whose envelope Expires
+ * cut its lifetime short sorts before older ones; an exact answer needs
+ * an index by receive time.
+ */
+sg_rc store_db_oldest_waiting(store_db *self, MDB_txn *txn,
+                              uint64_t *received_ms, int *found) SG_WUR;
 
 
 #endif

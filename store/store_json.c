@@ -1,4 +1,16 @@
-/* store/store_json.c - records and counters as JSON (store_json.h). */
+/*
+ * store/store_json.c - records and counters as JSON (store_json.h).
+ *
+ * SHOW (full) fields: id, state, attempts, created_ms, updated_ms,
+ * expire_ms, next_due_ms (queued), lease_until_ms (leased),
+ * keep_until_ms (dead, done), dead_reason (dead), last_error, from, to,
+ * body_len; then content_type, peer, idempotency_id, reason, verstat,
+ * delivery_verstat and delivery_reason (once deliver reported them),
+ * status_url (when given), iat, resign_iat, received_ms, expires_ms,
+ * gateway_signed, verification_deferred, has_replay_key, identity_lens
+ * and identity (the Identity header values).  LIST has the fields up to
+ * body_len.  Never the body.
+ */
 #include "store/store_json.h"
 
 #include "lib/sg.h"
@@ -87,15 +99,22 @@ store_json_record(const uint8_t id[PROTO_MSG_ID_LEN], const store_record *r,
           json_boolean(m->flags & PROTO_MSG_F_DEFERRED));
     s_set(o, "has_replay_key",
           json_boolean(m->flags & PROTO_MSG_F_REPLAY_KEY));
+    /*
+     * The Identity values themselves: PASSporTs are public signatures,
+     * sent to every hop, so an operator (and the status of a message) may
+     * see them.  The body stays out: only its length above.
+     */
     {
-        json_t *a = json_array();
-        if (a == NULL)
+        json_t *a = json_array(), *v = json_array();
+        if (a == NULL || v == NULL)
             sg_panic("jansson: out of memory");
         for (size_t i = 0; i < m->n_identity; i++)
             if (json_array_append_new(
-                    a, json_integer((json_int_t)m->identity[i].len)) != 0)
+                    a, json_integer((json_int_t)m->identity[i].len)) != 0 ||
+                json_array_append_new(v, s_str(&m->identity[i])) != 0)
                 sg_panic("jansson: out of memory");
         s_set(o, "identity_lens", a);
+        s_set(o, "identity", v);
     }
     return o;
 }

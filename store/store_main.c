@@ -35,6 +35,7 @@
 #include "lib/sg.h"
 #include "lib/sg_clock.h"
 #include "lib/sg_log.h"
+#include "lib/sg_metrics.h"
 #include "lib/sg_rand.h"
 #include "proto/proto_msg.h"
 #include "proto/proto_wire.h"
@@ -62,6 +63,8 @@ typedef struct {
     uint64_t done_keep_ms, lease_ms, replay_window_ms;
     uint64_t batch;
     const char *log_level;
+    const char *log_debug[32]; /* --log-debug PLACE, repeated */
+    size_t nlog_debug;
 } store_opts;
 
 typedef enum { S_SIZE, S_MS, S_COUNT } s_unit;
@@ -106,6 +109,7 @@ s_usage(void)
           "  [--backoff-max DUR] [--lifetime DUR] [--dead-keep DUR]\n"
           "  [--done-keep DUR] [--lease DUR] [--replay-window DUR]\n"
           "  [--batch N] [--log-level debug|info|warn|error]\n"
+          "  [--log-debug PLACE]...\n"
           "DUR: N[ms|s|m|h|d] (default s); BYTES: N[K|M|G]\n",
           stderr);
 }
@@ -186,6 +190,12 @@ s_parse_opts(int argc, char **argv, store_opts *o)
         }
         if (strcmp(a, "--log-level") == 0) {
             o->log_level = v;
+            continue;
+        }
+        if (strcmp(a, "--log-debug") == 0) {
+            /* One debug place per option (node.log_debug). */
+            if (o->nlog_debug < SG_NELEM(o->log_debug))
+                o->log_debug[o->nlog_debug++] = v;
             continue;
         }
         for (k = 0; k < SG_NELEM(s_num_opts); k++)
@@ -358,16 +368,23 @@ s_reply(s_req *q, proto_cmd cmd, const void *body, size_t len)
 }
 
 static void
-s_reply_refused(s_req *q, uint32_t code, const char *text)
+s_reply_refused(s_req *q, uint32_t code, const char *text,
+                const uint8_t *holder)
 {
     proto_refused r = {.code = code,
                        .retry_after_ms =
                            code == PROTO_REFUSED_AGAIN ? S_RETRY_AFTER_MS : 0,
                        .text = {(const uint8_t *)text, strlen(text)}};
-    uint8_t b[24 + PROTO_WIRE_TEXT_MAX];
+    uint8_t b[24 + PROTO_WIRE_TEXT_MAX + 1 + PROTO_MSG_ID_LEN];
     size_t n;
 
     memcpy(r.id, q->env.id, PROTO_MSG_ID_LEN);
+    /* REFUSED(replay) names the message holding the key, so ingest can
+     * answer an idempotent retry with the first request's id. */
+    if (holder != NULL) {
+        r.has_holder = 1;
+        memcpy(r.holder, holder, PROTO_MSG_ID_LEN);
+    }
     n = proto_wire_refused_encode(&r, b, sizeof(b));
     if (n == 0)
         sg_panic("proto_wire_refused_encode failed");
@@ -461,12 +478,14 @@ s_apply(s_store *s, MDB_txn *txn, s_req *q, uint64_t now)
     switch (q->m.cmd) {
     case PROTO_CMD_STORE: {
         store_put_result res;
+        uint8_t holder[PROTO_MSG_ID_LEN];
         rc = store_db_put(s->db, txn, q->m.body, q->m.body_len, &q->env, now,
-                          &s->sc, s->o.replay_window_ms, &res);
+                          &s->sc, s->o.replay_window_ms, &res, holder);
         if (rc != SG_OK)
             break;
         if (res == STORE_PUT_REPLAY)
-            s_reply_refused(q, PROTO_REFUSED_REPLAY, "replay key already seen");
+            s_reply_refused(q, PROTO_REFUSED_REPLAY, "replay key already seen",
+                            holder);
         else
             s_reply(q, PROTO_CMD_STORED, q->env.id, PROTO_MSG_ID_LEN);
         break;
@@ -638,7 +657,7 @@ s_txn(s_store *s, int refuse_adds, int no_work)
         s_req *q = &s->reqs[i];
         if (s_adds(q) && refuse_adds) {
             if (q->m.cmd == PROTO_CMD_STORE)
-                s_reply_refused(q, PROTO_REFUSED_AGAIN, "store full");
+                s_reply_refused(q, PROTO_REFUSED_AGAIN, "store full", NULL);
             continue;
         }
         if (no_work) {
@@ -671,10 +690,152 @@ fail:
     return rc;
 }
 
+/*
+ * Metrics (lib/sg_metrics.h), written to RUN_DIR/metrics/store-0.prom once
+ * a second.  The per-state counts come from store_db_stats_get (LMDB's
+ * entry counts of the indexes, no scan) and the oldest waiting message
+ * from one cursor read, both at most once a second.
+ */
+static const char *const s_lbl_state[] = {"state", NULL};
+static const char *const s_state_names[] = {"queued", "leased", "held",
+                                            "finished"};
+static const double s_batch_bounds[] = {SG_METRICS_BATCH_BUCKETS};
+static const double s_lat_bounds[] = {SG_METRICS_LATENCY_BUCKETS};
+
+static struct {
+    sg_metrics_t *reg;
+    char dir[4200]; /* "" when there is no run directory */
+    uint64_t last_mono;
+    sg_counter_t *commits, *stored, *refused;
+    sg_hist_t *batch, *txn_time;
+    sg_gauge_t *state[4], *oldest, *map_used, *map_size, *quarantined,
+        *replay_keys, *workers;
+} s_m;
+
+static sg_metrics_family_t *
+s_m_declare(const char *name, sg_metric_type type, const char *help,
+            const char *const *labels, const double *b, size_t nb)
+{
+    return sg_metrics_declare(s_m.reg, &(sg_metrics_desc_t){.name = name,
+                                                            .help = help,
+                                                            .type = type,
+                                                            .labels = labels,
+                                                            .buckets = b,
+                                                            .n_buckets = nb});
+}
+
+static void
+s_metrics_init(const store_opts *o)
+{
+    sg_metrics_family_t *f;
+
+    s_m.reg = sg_metrics_new("store", "0");
+    if (o->run_dir != NULL)
+        snprintf(s_m.dir, sizeof(s_m.dir), "%s/metrics", o->run_dir);
+    s_m.commits = sg_metrics_counter(
+        s_m_declare("stirgate_store_commits_total", SG_METRIC_COUNTER,
+                    "Write transactions committed.", NULL, NULL, 0),
+        NULL);
+    s_m.stored = sg_metrics_counter(
+        s_m_declare("stirgate_store_stored_total", SG_METRIC_COUNTER,
+                    "Messages committed and acknowledged (STORED).", NULL, NULL,
+                    0),
+        NULL);
+    s_m.refused = sg_metrics_counter(
+        s_m_declare("stirgate_store_refused_total", SG_METRIC_COUNTER,
+                    "STOREs refused (replay, store full, invalid).", NULL, NULL,
+                    0),
+        NULL);
+    s_m.batch = sg_metrics_hist(
+        s_m_declare("stirgate_store_commit_requests", SG_METRIC_HISTOGRAM,
+                    "Requests applied per committed transaction (group "
+                    "commit batch size).",
+                    NULL, s_batch_bounds, SG_NELEM(s_batch_bounds)),
+        NULL);
+    s_m.txn_time = sg_metrics_hist(
+        s_m_declare("stirgate_store_commit_duration_seconds",
+                    SG_METRIC_HISTOGRAM,
+                    "Time to apply and commit one transaction (fsync "
+                    "included).",
+                    NULL, s_lat_bounds, SG_NELEM(s_lat_bounds)),
+        NULL);
+    f = s_m_declare("stirgate_store_messages", SG_METRIC_GAUGE,
+                    "Messages in the store by state (finished: dead and "
+                    "done, kept until purged).",
+                    s_lbl_state, NULL, 0);
+    for (size_t i = 0; i < 4; i++)
+        s_m.state[i] = sg_metrics_gauge(f, s_state_names[i], NULL);
+    s_m.oldest = sg_metrics_gauge(
+        s_m_declare("stirgate_store_oldest_message_age_seconds",
+                    SG_METRIC_GAUGE,
+                    "Age of the oldest message waiting in the store (queued "
+                    "or held), from its receive time; 0 when none waits.",
+                    NULL, NULL, 0),
+        NULL);
+    s_m.map_used = sg_metrics_gauge(
+        s_m_declare("stirgate_store_map_used_bytes", SG_METRIC_GAUGE,
+                    "Bytes of the LMDB map in use.", NULL, NULL, 0),
+        NULL);
+    s_m.map_size = sg_metrics_gauge(
+        s_m_declare("stirgate_store_map_size_bytes", SG_METRIC_GAUGE,
+                    "Current size of the LMDB map.", NULL, NULL, 0),
+        NULL);
+    s_m.quarantined = sg_metrics_gauge(
+        s_m_declare("stirgate_store_quarantined_records", SG_METRIC_GAUGE,
+                    "Records quarantined because they failed validation "
+                    "(since the database was created).",
+                    NULL, NULL, 0),
+        NULL);
+    s_m.replay_keys = sg_metrics_gauge(
+        s_m_declare("stirgate_store_replay_keys", SG_METRIC_GAUGE,
+                    "Replay keys remembered.", NULL, NULL, 0),
+        NULL);
+    s_m.workers = sg_metrics_gauge(
+        s_m_declare("stirgate_store_workers", SG_METRIC_GAUGE,
+                    "Delivery workers connected.", NULL, NULL, 0),
+        NULL);
+}
+
+/* The gauges, then the snapshot; once a second unless `force`. */
+static void
+s_metrics_tick(s_store *s, int force)
+{
+    uint64_t mono = sg_clock_mono_ms(), now = sg_clock_wall_ms(), oldest;
+    store_db_stats st;
+    MDB_txn *txn = NULL;
+    int found = 0;
+
+    if (s_m.reg == NULL || (!force && mono - s_m.last_mono < 1000))
+        return;
+    s_m.last_mono = mono;
+    if (store_db_begin(s->db, &txn) == SG_OK &&
+        store_db_stats_get(s->db, txn, now, &st) == SG_OK &&
+        store_db_oldest_waiting(s->db, txn, &oldest, &found) == SG_OK) {
+        sg_gauge_set(s_m.state[0], (double)st.queued);
+        sg_gauge_set(s_m.state[1], (double)st.leased);
+        sg_gauge_set(s_m.state[2], (double)st.held);
+        sg_gauge_set(s_m.state[3], (double)st.finished);
+        sg_gauge_set(s_m.map_used, (double)st.map_used);
+        sg_gauge_set(s_m.map_size, (double)st.map_size);
+        sg_gauge_set(s_m.quarantined, (double)st.quarantined);
+        sg_gauge_set(s_m.replay_keys, (double)st.replay_keys);
+        /* Wall clock against the id's wall clock: a clock stepped back
+         * would make it negative; shown as 0. */
+        sg_gauge_set(s_m.oldest, found && now > oldest
+                                     ? (double)(now - oldest) / 1000.0
+                                     : 0.0);
+    }
+    store_db_abort(&txn); /* read only: nothing to commit */
+    sg_gauge_set(s_m.workers, (double)s->nworkers);
+    if (s_m.dir[0])
+        (void)sg_metrics_write_snapshot(s_m.reg, s_m.dir, now);
+}
+
 static void
 s_batch(s_store *s)
 {
     int refuse_adds = 0, no_work = 0, has_adds = 0;
+    uint64_t t0_us = sg_clock_mono_us();
     sg_rc rc;
 
     for (size_t i = 0; i < s->nreqs; i++)
@@ -722,12 +883,20 @@ s_batch(s_store *s)
      * keeps it at least as large as the data). */
     if (store_db_map_size(s->db) > s->o.map_max)
         store_db_shrink(s->db, s->o.map_max);
+    sg_counter_add(s_m.commits, 1);
+    sg_hist_observe(s_m.txn_time, (double)(sg_clock_mono_us() - t0_us) / 1e6);
+    if (s->nreqs > 0)
+        sg_hist_observe(s_m.batch, (double)s->nreqs);
     /* Committed: now the replies and the jobs. */
     for (size_t i = 0; i < s->nreqs; i++) {
         s_req *q = &s->reqs[i];
         if (q->rcmd)
             s_send(s, q->rid, q->rid_len, q->rcmd, q->m.corr,
                    q->rbig ? q->rbig : q->rsmall, q->rlen);
+        if (q->rcmd == PROTO_CMD_STORED)
+            sg_counter_add(s_m.stored, 1);
+        else if (q->rcmd == PROTO_CMD_REFUSED)
+            sg_counter_add(s_m.refused, 1);
     }
     for (size_t i = 0; i < s->njobs; i++) {
         s_worker *w = &s->workers[s->jobs[i].worker];
@@ -847,7 +1016,7 @@ s_recv(s_store *s, s_req *q)
         sg_warn(S_PLACE, "STORE refused: envelope %s",
                 sg_log_quote(why, strlen(why), qb, sizeof(qb)));
         /* Invalid is permanent: answer now, nothing to commit. */
-        s_reply_refused(q, PROTO_REFUSED_INVALID, why);
+        s_reply_refused(q, PROTO_REFUSED_INVALID, why, NULL);
         s_send(s, q->rid, q->rid_len, q->rcmd, q->m.corr, q->rsmall, q->rlen);
         sg_free(q->rbig);
         q->rbig = NULL;
@@ -1004,6 +1173,7 @@ main(int argc, char **argv)
         return 2;
     }
     sg_log_set_level(s_level(s.o.log_level));
+    sg_log_set_debug_places(s.o.log_debug, s.o.nlog_debug);
     s.sc.backoff_min_ms = s.o.backoff_min_ms;
     s.sc.backoff_max_ms = s.o.backoff_max_ms;
     s.sc.lifetime_ms = s.o.lifetime_ms;
@@ -1045,6 +1215,8 @@ main(int argc, char **argv)
     if (!s_open_socket(&s))
         goto out;
     s.reqs = sg_calloc(s.o.batch, sizeof(s_req));
+    s_metrics_init(&s.o);
+    s_metrics_tick(&s, 1);
     sg_info(S_PLACE, "ready: dir %s, map %" PRIu64 " of max %" PRIu64,
             s.o.dir, store_db_map_size(s.db), s.o.map_max);
 
@@ -1068,6 +1240,9 @@ main(int argc, char **argv)
             sg_error(S_PLACE, "zmq_poll: %s", zmq_strerror(errno));
             break;
         }
+        /* The per-message info lines of this batch leave in a few
+         * writes, after the replies (sg_log_hold). */
+        sg_log_hold();
         s.nreqs = 0;
         while (s.nreqs < s.o.batch) {
             int r = s_recv(&s, &s.reqs[s.nreqs]);
@@ -1083,8 +1258,11 @@ main(int argc, char **argv)
         for (size_t i = 0; i < s.nreqs; i++)
             s_req_release(&s.reqs[i]);
         s_workers_tick(&s);
+        s_metrics_tick(&s, 0);
+        sg_log_release();
     }
     sg_info(S_PLACE, "stopping");
+    s_metrics_tick(&s, 1);
     rcode = 0;
 out:
     sg_free(s.reqs);
@@ -1095,6 +1273,7 @@ out:
     if (s.zctx)
         zmq_ctx_term(s.zctx);
     store_db_destroy(&s.db);
+    sg_metrics_destroy(&s_m.reg);
     if (lockfd >= 0)
         close(lockfd);
     return rcode;

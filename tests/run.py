@@ -7,8 +7,19 @@ In order:
   3. the verification vectors (tests/cli/vectors.py over tests/vectors/);
      2 and 3 run again against the asan build's stirgate when it exists;
   4. system tests tests/system/test_*.py, each a subprocess;
-  5. the fuzz smoke: every build/fuzz/tests/fuzz/fuzz_* for 10 s on a copy
-     of its seed corpus tests/fuzz/corpus/<name without fuzz_>/.
+  5. the same system tests against the asan build (system-asan/test_x.py:
+     SG_BUILD is the asan build, leak detection on; each test scans the
+     logs of the stages it started for sanitizer reports);
+  6. valgrind: every unit test binary of the debug build under memcheck
+     (leaks definite/indirect are errors; tests/valgrind.supp holds only
+     documented third-party noise), one test each;
+  7. the fuzz smoke: every build/fuzz/tests/fuzz/fuzz_* for 10 s on a copy
+     of its seed corpus tests/fuzz/corpus/<name without fuzz_>/; executions
+     per target in build/fuzz-stats.txt (tests/fuzz/run_long.sh runs them
+     longer).
+
+At the end, the time each step took (and the builds' times when
+tools/bootstrap.sh passes them in SG_BUILD_TIMES, "mode=SECONDS ...").
 
 Every step prints its own lines; the last line of this program is
 "N passed, N failed" summed over everything.  Exit 1 when anything failed
@@ -19,7 +30,7 @@ Conventions for the programs run here: each ends its output with the line
 line counts as one failure.  Child programs get TU_SRCDIR (repository
 root) and STIRGATE_BUILD (the debug build directory) in the environment.
 
-Options: --quick skips asan and fuzz; --only PATTERN runs only the steps
+Options: --quick skips asan, valgrind and fuzz; --only PATTERN runs only the steps
 (and the cli/vector cases) whose name contains PATTERN; --build DIR uses
 another debug build directory (default build/debug); --asan-build and
 --fuzz-build do the same for the other two; --failed-build MODE counts a
@@ -33,6 +44,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUMMARY = re.compile(r'^\s*(\d+) passed, (\d+) failed\s*$')
@@ -135,12 +147,73 @@ def step_script(tally, args, env, name, script, build):
     run_counted(tally, name, argv, env, 900)
 
 
-def step_system(tally, args, env):
+def step_system(tally, args, env, label='system'):
     for path in sorted(glob.glob(os.path.join(ROOT, 'tests', 'system',
                                               'test_*.py'))):
-        name = 'system/' + os.path.basename(path)
+        name = label + '/' + os.path.basename(path)
         if want(args.only, name):
             run_counted(tally, name, [sys.executable, path], env, 1800)
+
+
+def step_system_asan(tally, args, env):
+    """The system tests against the asan build's binaries."""
+    if not os.path.exists(os.path.join(args.asan_build, 'cli', 'stirgate')):
+        if want(args.only, 'system-asan'):
+            tally.add('system-asan', 0, 1, 'no asan build in %s; build with '
+                      'scons mode=asan' % args.asan_build)
+        return
+    aenv = dict(env)
+    aenv['SG_BUILD'] = args.asan_build
+    aenv['STIRGATE_BUILD'] = args.asan_build
+    aenv['ASAN_OPTIONS'] = 'abort_on_error=0:detect_leaks=1'
+    step_system(tally, args, aenv, 'system-asan')
+
+
+VALGRIND = ['valgrind', '--tool=memcheck', '--leak-check=full',
+            '--errors-for-leak-kinds=definite,indirect',
+            '--error-exitcode=99', '--num-callers=30',
+            '--suppressions=' + os.path.join(ROOT, 'tests', 'valgrind.supp')]
+
+
+def step_valgrind(tally, args, env):
+    bins = sorted(glob.glob(os.path.join(args.build, 'tests', 'unit',
+                                         'test_*')))
+    bins = [b for b in bins if os.access(b, os.X_OK)
+            and not b.endswith('.o')]
+    names = ['valgrind/' + os.path.basename(b) for b in bins]
+    if not any(want(args.only, n) for n in names + ['valgrind']):
+        return
+    if shutil.which('valgrind') is None:
+        tally.add('valgrind', 0, 1, 'valgrind is not installed')
+        return
+    if not bins:
+        tally.add('valgrind', 0, 1, 'no unit test binaries in %s'
+                  % args.build)
+        return
+    for b, name in zip(bins, names):
+        if not want(args.only, name):
+            continue
+        print('=== %s' % name, flush=True)
+        try:
+            p = subprocess.run(VALGRIND + [b], cwd=ROOT, env=env,
+                               timeout=1800, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+        except subprocess.TimeoutExpired:
+            tally.add(name, 0, 1, 'timed out')
+            continue
+        out = p.stdout.decode('utf-8', 'replace')
+        counts = last_summary('\n'.join(
+            ln for ln in out.splitlines() if not ln.startswith('==')))
+        summary = [ln for ln in out.splitlines() if 'ERROR SUMMARY' in ln]
+        if p.returncode == 0 and counts is not None and counts[1] == 0:
+            print('%s: clean (%s)' % (name, summary[-1].split('==')[-1]
+                                      .strip() if summary else ''))
+            tally.add(name, 1, 0)
+        else:
+            sys.stdout.write('\n'.join(out.splitlines()[-80:]) + '\n')
+            tally.add(name, 0, 1, 'exit %d%s' % (
+                p.returncode, ': memcheck errors or leaks'
+                if p.returncode == 99 else ''))
 
 
 def step_fuzz(tally, args, env, fuzz_dir):
@@ -155,6 +228,14 @@ def step_fuzz(tally, args, env, fuzz_dir):
                       'scons fuzz=1' % fuzz_dir)
         return
     stats = []
+    # Every target in the tree is listed: one whose binary is missing (a
+    # build that skipped it) is a failure, not a silent gap.
+    built = {os.path.basename(b) for b in bins}
+    for src in sorted(srcs):
+        base = os.path.splitext(os.path.basename(src))[0]
+        if base not in built and want(args.only, 'fuzz/' + base):
+            tally.add('fuzz/' + base, 0, 1, 'not built in %s' % fuzz_dir)
+            stats.append('%s missing' % base)
     for b in bins:
         base = os.path.basename(b)
         name = 'fuzz/' + base
@@ -240,30 +321,60 @@ def main():
     env.setdefault('ASAN_OPTIONS', 'abort_on_error=0:detect_leaks=1')
 
     tally = Tally()
+    timings = []
+
+    def timed(label, fn, *a):
+        t0 = time.monotonic()
+        before = tally.passed + tally.failed
+        fn(*a)
+        if tally.passed + tally.failed != before:
+            timings.append((label, time.monotonic() - t0))
+
+    t_start = time.monotonic()
     for m in args.failed_build:
         print('=== build/%s: the build failed (see above)' % m)
         tally.add('build/' + m, 0, 1, 'scons failed')
     modes = [('debug', args.build)]
     if not args.quick:
         modes.append(('asan', args.asan_build))
-    step_unit(tally, args, env, modes)
-    step_script(tally, args, env, 'cli', 'tests/cli/test_cli.py', args.build)
-    step_script(tally, args, env, 'config', 'tests/cli/test_config.py',
-                args.build)
-    step_script(tally, args, env, 'vectors', 'tests/cli/vectors.py',
-                args.build)
+    for mode, bdir in modes:
+        timed('unit/' + mode, step_unit, tally, args, env, [(mode, bdir)])
+    timed('cli', step_script, tally, args, env, 'cli',
+          'tests/cli/test_cli.py', args.build)
+    timed('config', step_script, tally, args, env, 'config',
+          'tests/cli/test_config.py', args.build)
+    timed('vectors', step_script, tally, args, env, 'vectors',
+          'tests/cli/vectors.py', args.build)
     if not args.quick and os.path.exists(os.path.join(args.asan_build, 'cli',
                                                       'stirgate')):
         # The same cases under ASan/UBSan: memory errors in the CLI paths.
-        step_script(tally, args, env, 'cli-asan', 'tests/cli/test_cli.py',
-                    args.asan_build)
-        step_script(tally, args, env, 'config-asan',
-                    'tests/cli/test_config.py', args.asan_build)
-        step_script(tally, args, env, 'vectors-asan', 'tests/cli/vectors.py',
-                    args.asan_build)
-    step_system(tally, args, env)
+        timed('cli-asan', step_script, tally, args, env, 'cli-asan',
+              'tests/cli/test_cli.py', args.asan_build)
+        timed('config-asan', step_script, tally, args, env, 'config-asan',
+              'tests/cli/test_config.py', args.asan_build)
+        timed('vectors-asan', step_script, tally, args, env, 'vectors-asan',
+              'tests/cli/vectors.py', args.asan_build)
+    timed('system', step_system, tally, args, env)
     if not args.quick:
-        step_fuzz(tally, args, env, args.fuzz_build)
+        timed('system-asan', step_system_asan, tally, args, env)
+        timed('valgrind', step_valgrind, tally, args, env)
+        timed('fuzz', step_fuzz, tally, args, env, args.fuzz_build)
+
+    total = time.monotonic() - t_start
+    builds = []
+    for item in os.environ.get('SG_BUILD_TIMES', '').split():
+        k, _, v = item.partition('=')
+        try:
+            builds.append(('build/' + k, float(v)))
+        except ValueError:
+            pass
+    print('--- timings (seconds)')
+    for label, secs in builds + timings:
+        print('  %-14s %7.1f' % (label, secs))
+    print('  %-14s %7.1f' % ('tests total', total))
+    if builds:
+        print('  %-14s %7.1f' % ('with builds',
+                                 total + sum(s for _, s in builds)))
 
     if tally.failures:
         print('--- failures:')

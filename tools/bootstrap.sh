@@ -64,11 +64,20 @@ test)
     install_missing
     # A mode that fails to build is a failure of the suite, but the other
     # modes still run, and the run still ends with "N passed, N failed".
+    # Each build's time goes to tests/run.py (SG_BUILD_TIMES), which prints
+    # it with the steps' times: the whole run must fit the CI budget.
     failed=()
+    times=()
+    t=$SECONDS
     scons -Q -j2 || failed+=(--failed-build debug)
+    times+=("debug=$((SECONDS - t))")
+    t=$SECONDS
     scons -Q -j2 mode=asan || failed+=(--failed-build asan)
+    times+=("asan=$((SECONDS - t))")
+    t=$SECONDS
     scons -Q -j2 fuzz=1 || failed+=(--failed-build fuzz)
-    exec python3 tests/run.py "${failed[@]}"
+    times+=("fuzz=$((SECONDS - t))")
+    SG_BUILD_TIMES="${times[*]}" exec python3 tests/run.py "${failed[@]}"
     ;;
 *)
     usage

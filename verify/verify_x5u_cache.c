@@ -3,6 +3,7 @@
  * the CRL checks.  See verify_x5u_cache.h for the contract.
  */
 #include "verify/verify_x5u_cache.h"
+#include "lib/sg_metrics.h"
 
 #include "lib/sg_log.h"
 
@@ -878,6 +879,7 @@ s_latency(verify_x5u_cache_t *self, int64_t us) {
         if (us <= (int64_t)verify_x5u_latency_ms[i] * 1000)
             break;
     self->stats.latency[i]++;
+    self->stats.latency_sum_us += us > 0 ? (uint64_t)us : 0;
 }
 
 /* Answer every waiter of a settled entry.  CRL entries wake the chain
@@ -1198,6 +1200,23 @@ verify_x5u_cache_stats(const verify_x5u_cache_t *self) {
     return &self->stats;
 }
 
+size_t
+verify_x5u_cache_entries(const verify_x5u_cache_t *self) {
+    return self->n_entries;
+}
+
+int64_t
+verify_x5u_cache_crl_oldest(const verify_x5u_cache_t *self) {
+    int64_t oldest = 0;
+
+    for (size_t b = 0; b < self->n_buckets; b++)
+        for (const s_entry *e = self->buckets[b]; e != NULL; e = e->hnext)
+            if (e->is_crl && e->crl != NULL &&
+                (oldest == 0 || e->fetched_at < oldest))
+                oldest = e->fetched_at;
+    return oldest;
+}
+
 int
 verify_x5u_cache_info(const verify_x5u_cache_t *self, const char *url,
                       verify_x5u_info_t *out) {
@@ -1219,4 +1238,125 @@ verify_x5u_cache_info(const verify_x5u_cache_t *self, const char *url,
     out->chain = e->chain;
     out->crl_detail = e->crl_detail;
     return 0;
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+struct verify_x5u_metrics {
+    sg_counter_t *hits[3], *misses, *fetches[2], *failures[4];
+    sg_gauge_t *entries, *crl_age;
+    sg_hist_t *latency;
+    verify_x5u_stats_t last; /* the cache's counters at the last update */
+};
+
+/* The cache's latency buckets in seconds (verify_x5u_latency_ms). */
+static double s_lat_bounds[VERIFY_X5U_LAT_BUCKETS - 1];
+
+static sg_metrics_family_t *
+s_m_declare(sg_metrics_t *reg, const char *name, sg_metric_type type,
+            const char *help, const char *const *labels)
+{
+    int hist = type == SG_METRIC_HISTOGRAM;
+
+    return sg_metrics_declare(
+        reg, &(sg_metrics_desc_t){.name = name,
+                                  .help = help,
+                                  .type = type,
+                                  .labels = labels,
+                                  .buckets = hist ? s_lat_bounds : NULL,
+                                  .n_buckets = hist ? SG_NELEM(s_lat_bounds)
+                                                    : 0});
+}
+
+verify_x5u_metrics_t *
+verify_x5u_metrics_new(sg_metrics_t *reg) {
+    static const char *const l_source[] = {"source", NULL};
+    static const char *const l_kind[] = {"kind", NULL};
+    static const char *const sources[3] = {"memory", "negative", "disk"};
+    static const char *const fetch_kinds[2] = {"chain", "crl"};
+    static const char *const fail_kinds[4] = {"policy", "refused", "failed",
+                                              "crl_failed"};
+    verify_x5u_metrics_t *m = sg_calloc(1, sizeof(*m));
+    sg_metrics_family_t *f;
+
+    for (size_t i = 0; i < SG_NELEM(s_lat_bounds); i++)
+        s_lat_bounds[i] = verify_x5u_latency_ms[i] / 1000.0;
+    f = s_m_declare(reg, "stirgate_x5u_cache_hits_total", SG_METRIC_COUNTER,
+                    "x5u lookups answered without a fetch, by source "
+                    "(memory, a cached failure, the cache directory).",
+                    l_source);
+    for (int i = 0; i < 3; i++)
+        m->hits[i] = sg_metrics_counter(f, sources[i], NULL);
+    m->misses = sg_metrics_counter(
+        s_m_declare(reg, "stirgate_x5u_cache_misses_total", SG_METRIC_COUNTER,
+                    "x5u lookups that started a fetch.", NULL),
+        NULL);
+    f = s_m_declare(reg, "stirgate_x5u_fetches_total", SG_METRIC_COUNTER,
+                    "Successful fetches, by kind (certificate chain, CRL).",
+                    l_kind);
+    for (int i = 0; i < 2; i++)
+        m->fetches[i] = sg_metrics_counter(f, fetch_kinds[i], NULL);
+    f = s_m_declare(reg, "stirgate_x5u_fetch_failures_total",
+                    SG_METRIC_COUNTER,
+                    "x5u and CRL fetch failures, by kind: policy (URL "
+                    "refused before fetching), refused (answer unusable), "
+                    "failed (transient), crl_failed.",
+                    l_kind);
+    for (int i = 0; i < 4; i++)
+        m->failures[i] = sg_metrics_counter(f, fail_kinds[i], NULL);
+    m->entries = sg_metrics_gauge(
+        s_m_declare(reg, "stirgate_x5u_cache_entries", SG_METRIC_GAUGE,
+                    "Entries in the x5u cache (chains, CRLs, failures).",
+                    NULL),
+        NULL);
+    m->crl_age = sg_metrics_gauge(
+        s_m_declare(reg, "stirgate_x5u_crl_age_seconds", SG_METRIC_GAUGE,
+                    "Age of the oldest CRL held (0 when none is).", NULL),
+        NULL);
+    m->latency = sg_metrics_hist(
+        s_m_declare(reg, "stirgate_x5u_fetch_duration_seconds",
+                    SG_METRIC_HISTOGRAM, "Time of one x5u or CRL fetch.",
+                    NULL),
+        NULL);
+    return m;
+}
+
+void
+verify_x5u_metrics_update(verify_x5u_metrics_t *self,
+                          const verify_x5u_cache_t *cache, int64_t now_s) {
+    const verify_x5u_stats_t *st;
+    int64_t crl;
+
+    if (self == NULL || cache == NULL)
+        return;
+    st = &cache->stats;
+    /* The cache's counters only grow: add what changed since the last
+     * update. */
+#define S_DELTA(c, f) sg_counter_add(c, st->f - self->last.f)
+    S_DELTA(self->hits[0], hits);
+    S_DELTA(self->hits[1], negative_hits);
+    S_DELTA(self->hits[2], disk_hits);
+    S_DELTA(self->misses, misses);
+    S_DELTA(self->fetches[0], fetch_ok);
+    S_DELTA(self->fetches[1], crl_fetch_ok);
+    S_DELTA(self->failures[0], policy_refused);
+    S_DELTA(self->failures[1], fetch_refused);
+    S_DELTA(self->failures[2], fetch_failed);
+    S_DELTA(self->failures[3], crl_fetch_failed);
+#undef S_DELTA
+    self->last = *st;
+    sg_gauge_set(self->entries, (double)cache->n_entries);
+    crl = verify_x5u_cache_crl_oldest(cache);
+    sg_gauge_set(self->crl_age,
+                 crl > 0 && now_s > crl ? (double)(now_s - crl) : 0.0);
+    sg_hist_load(self->latency, st->latency, VERIFY_X5U_LAT_BUCKETS,
+                 (double)st->latency_sum_us / 1e6);
+}
+
+void
+verify_x5u_metrics_destroy(verify_x5u_metrics_t **self_p) {
+    if (self_p == NULL)
+        return;
+    sg_free(*self_p);
+    *self_p = NULL;
 }

@@ -100,6 +100,7 @@ typedef struct {
     /* Fetch latency: bucket i counts fetches <= verify_x5u_latency_ms[i]
      * (not cumulative); the last bucket is everything slower. */
     uint64_t latency[VERIFY_X5U_LAT_BUCKETS];
+    uint64_t latency_sum_us; /* of every fetch counted in latency[] */
 } verify_x5u_stats_t;
 
 /*
@@ -147,6 +148,33 @@ const char *verify_x5u_cache_last_detail(const verify_x5u_cache_t *self);
 
 const verify_x5u_stats_t *
 verify_x5u_cache_stats(const verify_x5u_cache_t *self);
+
+/* Entries held in memory (chains, CRLs and cached failures). */
+size_t verify_x5u_cache_entries(const verify_x5u_cache_t *self);
+
+/*
+ * When the oldest CRL held in memory was fetched (epoch seconds), or 0
+ * when none is held.  A walk over the entries: for a once-per-second
+ * metrics tick, not for the hot path.
+ */
+int64_t verify_x5u_cache_crl_oldest(const verify_x5u_cache_t *self);
+
+/*
+ * The cache's figures as Prometheus families (lib/sg_metrics.h) in a
+ * stage's registry: stirgate_x5u_cache_hits_total{source},
+ * stirgate_x5u_cache_misses_total, stirgate_x5u_cache_entries,
+ * stirgate_x5u_fetch_duration_seconds, stirgate_x5u_fetches_total{kind},
+ * stirgate_x5u_fetch_failures_total{kind}, stirgate_x5u_crl_age_seconds.
+ * _new declares them (once per registry); _update copies the cache's
+ * counters in (once a second, before the snapshot).
+ */
+typedef struct verify_x5u_metrics verify_x5u_metrics_t;
+struct sg_metrics;
+verify_x5u_metrics_t *verify_x5u_metrics_new(struct sg_metrics *reg);
+void verify_x5u_metrics_update(verify_x5u_metrics_t *self,
+                               const verify_x5u_cache_t *cache,
+                               int64_t now_s);
+void verify_x5u_metrics_destroy(verify_x5u_metrics_t **self_p);
 
 /* What the cache holds for a URL (for `stirgate cert fetch`). */
 typedef struct {

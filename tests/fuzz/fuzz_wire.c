@@ -25,6 +25,7 @@ s_bodies(const proto_wire_msg *m)
     proto_check_replay c;
     proto_job j;
     proto_done d;
+    proto_resigned rs;
     proto_list l;
     proto_requeue q;
     proto_ctl_err e;
@@ -51,6 +52,9 @@ s_bodies(const proto_wire_msg *m)
         break;
     case PROTO_CMD_DONE:
         proto_wire_done_decode(b, n, &d);
+        break;
+    case PROTO_CMD_RESIGNED:
+        proto_wire_resigned_decode(b, n, &rs);
         break;
     case PROTO_CMD_LIST:
         proto_wire_list_decode(b, n, &l);

@@ -23,6 +23,9 @@ import tempfile
 import time
 import traceback
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sgtest  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 BUILD = os.environ.get('SG_BUILD') or os.environ.get(
@@ -36,7 +39,8 @@ TOKEN = 'c' * 40
 
 # Error lines a test provokes on purpose; any other error line fails it.
 EXPECTED_ERRORS = [
-    re.compile(r' error master: (store|ingest) pid=\d+ killed by signal 9 '
+    re.compile(r' error master: (store|ingest(-\d+)?) pid=\d+ killed by '
+               r'signal 9 '
                r'\(Killed\) after \d+ ms; restarting in \d+ s '
                r'\(restart \d+\)$'),
 ]
@@ -44,8 +48,9 @@ LOG_LINE = re.compile(r'^\S+Z (\S+)\[(\d+)\] (debug|info|warn|error|fatal) ')
 
 
 def unexpected_errors(text, allowed=EXPECTED_ERRORS):
-    """The error and fatal lines of `text` no pattern of `allowed` admits."""
-    bad = []
+    """The error and fatal lines of `text` no pattern of `allowed` admits,
+    after every sanitizer report line (never admissible)."""
+    bad = sgtest.sanitizer_lines(text)
     for line in text.splitlines():
         m = LOG_LINE.match(line)
         if m and m.group(3) in ('error', 'fatal') and not any(
@@ -277,6 +282,9 @@ def log_scanner_self_test(base):
           '(restart 1)')
     assert unexpected_errors(ok) == []
     assert unexpected_errors('2026-01-01T00:00:00.000Z x[1] info a: b') == []
+    asan = '==7==ERROR: AddressSanitizer: heap-use-after-free on address 0x1'
+    assert unexpected_errors(asan) == [asan]
+    sgtest.self_test()
 
 
 @test
@@ -385,6 +393,56 @@ def busy_port_is_named(base):
         assert not os.path.exists(os.path.join(g.run, 'stage-store.pid'))
     finally:
         hold.close()
+        g.cleanup()
+
+
+@test
+def ingest_processes_share_the_ports(base):
+    """ingest.processes: N ingest stages (ingest-1..N) on the same
+    addresses (SO_REUSEPORT), each restarted on its own, all stopped
+    before the store."""
+    if not HAVE_INGEST:
+        skip('stirgate-ingest not built')
+        return
+    g = Gateway(base)
+    with open(g.config) as f:
+        cfg = json.load(f)
+    cfg['ingest'] = {'processes': 2}
+    with open(g.config, 'w') as f:
+        json.dump(cfg, f, indent=2)
+    try:
+        g.start()
+        g.wait_ready()
+        wait_for('both ingest processes',
+                 lambda: g.stage_pid('ingest-1') and g.stage_pid('ingest-2'),
+                 proc=g.proc)
+        pids = [g.stage_pid('ingest-1'), g.stage_pid('ingest-2')]
+        assert pids[0] != pids[1] and all(alive(p) for p in pids), pids
+        assert g.stage_pid('ingest') == 0
+        wait_for('202 from the API', lambda: g.post() == 202, proc=g.proc)
+        # One of them killed: restarted alone; the other keeps serving.
+        os.kill(pids[1], signal.SIGKILL)
+
+        def restarted():
+            p = g.stage_pid('ingest-2')
+            return p if p and p != pids[1] and alive(p) and cmdline(
+                p).endswith('stirgate-ingest') else 0
+        new = wait_for('ingest-2 restarted', restarted, proc=g.proc)
+        assert alive(pids[0])
+        wait_for('202 after the restart', lambda: g.post() == 202,
+                 timeout=30, proc=g.proc)
+        rc = g.stop()
+        assert rc == 0, 'master exit %s' % rc
+        for pid in (pids[0], new):
+            assert not alive(pid)
+        order = [m.group(1) for m in re.finditer(
+            r'info master: ([\w-]+) stopped: exited with status 0',
+            g.logtext())]
+        want = ['ingest-1', 'ingest-2', 'store']
+        assert [o for o in order if o in want] == want, order
+        bad = unexpected_errors(g.logtext())
+        assert not bad, 'unexpected error lines:\n' + '\n'.join(bad)
+    finally:
         g.cleanup()
 
 

@@ -6,6 +6,7 @@ Every test runs in a fresh temporary directory; readiness is polled with a
 deadline, never slept for.  Binaries come from build/debug, or from the
 build directory named by $SG_BUILD.  Prints "N passed, N failed" last.
 """
+import glob
 import json
 import os
 import random
@@ -16,6 +17,9 @@ import sys
 import tempfile
 import time
 import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sgtest  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("SG_BUILD", os.path.join(ROOT, "build", "debug"))
@@ -355,7 +359,23 @@ def main():
         finally:
             subprocess.run(["pkill", "-TERM", "-f", "--", "--dir " +
                             os.path.join(base, "db")], capture_output=True)
-            shutil.rmtree(base, ignore_errors=True)
+        # Sanitizer reports (leaks are reported at exit) fail the test,
+        # read once the stores it started are gone.
+        try:
+            sgtest.wait_for(lambda: subprocess.run(
+                ["pgrep", "-f", "--", "--dir " + os.path.join(base, "db")],
+                capture_output=True).returncode != 0, "the stores to exit",
+                30, 0.1)
+            san = []
+            for log in glob.glob(os.path.join(base, "*.log")):
+                with open(log, errors="replace") as f:
+                    san += sgtest.sanitizer_lines(f.read())
+            assert not san, san[:5]
+        except AssertionError as e:
+            print("FAIL %s: sanitizer report or store still running: %s"
+                  % (t.__name__, e))
+            failed += 1
+        shutil.rmtree(base, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -28,6 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(HERE, 'x5u'))
 import x5u_server  # noqa: E402
+sys.path.insert(0, HERE)
+import sgtest  # noqa: E402
 
 BUILD = os.environ.get('SG_BUILD') or os.environ.get('STIRGATE_BUILD') or \
     os.path.join(ROOT, 'build', 'debug')
@@ -42,6 +44,12 @@ DEST = '12025551234'
 def run(argv, check=True, timeout=60, cwd=None):
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=timeout, cwd=cwd)
+    # Under the asan build a report exits 1, which a case expecting exit 1
+    # (an invalid verdict) would take: any report fails the case.
+    san = sgtest.sanitizer_lines(p.stderr.decode('utf-8', 'replace'))
+    if san:
+        raise RuntimeError('%s: sanitizer report\n%s' % (
+            ' '.join(argv), p.stderr.decode('utf-8', 'replace')[-4000:]))
     if check and p.returncode != 0:
         raise RuntimeError('%s: exit %d\n%s' % (' '.join(argv), p.returncode,
                                                  p.stderr.decode()))

@@ -528,3 +528,102 @@ TU_TEST(ingest_core_bad_identities_in_signaling)
     TU_INTEQ(t.nsent, 0);
     s_teardown(&t);
 }
+
+/* REFUSED(replay) naming the message that holds the key. */
+static void
+s_reply_dup(s_t *t, size_t i, uint8_t holder_byte)
+{
+    proto_msg m;
+    proto_wire_msg w;
+    proto_refused r;
+    uint8_t b[64];
+
+    TU_REQUIRE(proto_msg_decode(t->env[i], t->envlen[i], &m) == NULL);
+    memset(&r, 0, sizeof(r));
+    r.code = PROTO_REFUSED_REPLAY;
+    memcpy(r.id, m.id, PROTO_MSG_ID_LEN);
+    r.has_holder = 1;
+    memset(r.holder, holder_byte, PROTO_MSG_ID_LEN);
+    memset(&w, 0, sizeof(w));
+    w.cmd = PROTO_CMD_REFUSED;
+    w.corr = t->corr[i];
+    w.body = b;
+    w.body_len = proto_wire_refused_encode(&r, b, sizeof(b));
+    TU_CHECK(ingest_core_on_reply(t->core, &w) == 1);
+}
+
+TU_TEST(ingest_core_idempotent_retry_gets_the_first_ids)
+{
+    s_t t;
+    ingest_str_t to[2] = {s_str("+12155551300"), s_str("+12155551301")};
+    ingest_submit_t in;
+
+    TU_REQUIRE(s_setup(&t) == 0);
+    in = s_in(&t, 0, "+12155551212", to, 2, "x", NULL, 0);
+    in.dedup = in.idem = s_str("idem-1");
+    /* One recipient new, one stored by an earlier try: 202, and the
+     * earlier message's id for that recipient. */
+    ingest_core_submit(t.core, &in, s_done, &t);
+    TU_INTEQ(t.nsent, 2);
+    s_reply(&t, 0, PROTO_CMD_STORED, 0);
+    s_reply_dup(&t, 1, 0xab);
+    TU_INTEQ(t.answered, 1);
+    TU_INTEQ(t.sip, 202);
+    TU_INTEQ(t.http, 202);
+    TU_INTEQ(t.n, 2);
+    TU_STREQ(t.ids[1], "abababababababababababababababab");
+    /* Every recipient already stored: 200 with the first ids. */
+    ingest_core_submit(t.core, &in, s_done, &t);
+    TU_INTEQ(t.nsent, 4);
+    s_reply_dup(&t, 2, 0x01);
+    s_reply_dup(&t, 3, 0x02);
+    TU_INTEQ(t.answered, 2);
+    TU_INTEQ(t.sip, 202);
+    TU_INTEQ(t.http, 200);
+    TU_STREQ(t.ids[0], "01010101010101010101010101010101");
+    TU_STREQ(t.ids[1], "02020202020202020202020202020202");
+    TU_INTEQ(ingest_core_inflight(t.core), 0);
+    s_teardown(&t);
+}
+
+TU_TEST(ingest_core_expires_and_status_url)
+{
+    s_t t;
+    ingest_str_t to[1] = {s_str("+12155551300")};
+    ingest_submit_t in;
+    proto_msg m;
+
+    TU_REQUIRE(s_setup(&t) == 0);
+    in = s_in(&t, 0, "+12155551212", to, 1, "x", NULL, 0);
+    in.has_expires = 1;
+    in.expires = 60;
+    in.status_url = s_str("https://client.example/st");
+    ingest_core_submit(t.core, &in, s_done, &t);
+    TU_INTEQ(t.nsent, 1);
+    TU_REQUIRE(proto_msg_decode(t.env[0], t.envlen[0], &m) == NULL);
+    /* RFC 3428: relative to receipt without a Date. */
+    TU_INTEQ(m.expires_ms, in.received_ms + 60000);
+    TU_CHECK(m.flags & PROTO_MSG_F_STATUS_URL);
+    TU_CHECK(m.status_url.len == 25 &&
+             memcmp(m.status_url.p, "https://client.example/st", 25) == 0);
+    s_reply(&t, 0, PROTO_CMD_STORED, 0);
+    TU_INTEQ(t.http, 202);
+    /* Relative to Date, which is two minutes back: expired on arrival,
+     * refused without a STORE. */
+    in.date = (int64_t)(in.received_ms / 1000) - 120;
+    ingest_core_submit(t.core, &in, s_done, &t);
+    TU_INTEQ(t.nsent, 1);
+    TU_INTEQ(t.sip, 400);
+    TU_INTEQ(t.http, 400);
+    TU_STREQ(t.api_reason, "expired");
+    /* Expires: 0 is no expiry. */
+    in.date = 0;
+    in.expires = 0;
+    ingest_core_submit(t.core, &in, s_done, &t);
+    TU_INTEQ(t.nsent, 2);
+    TU_REQUIRE(proto_msg_decode(t.env[1], t.envlen[1], &m) == NULL);
+    TU_INTEQ(m.expires_ms, 0);
+    TU_CHECK(m.flags & PROTO_MSG_F_STATUS_URL);
+    s_reply(&t, 1, PROTO_CMD_STORED, 0);
+    s_teardown(&t);
+}

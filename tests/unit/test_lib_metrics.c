@@ -612,3 +612,32 @@ TU_TEST(metrics_write_then_merge)
     sg_metrics_destroy(&c);
     sg_metrics_destroy(&self);
 }
+
+TU_TEST(metrics_hist_load)
+{
+    static const double b[] = {0.1, 1};
+    sg_metrics_t *m = sg_metrics_new("ingest", "0");
+    const sg_metrics_desc_t d = {.name = "stirgate_x5u_fetch_duration_seconds",
+                                 .help = "Fetches.",
+                                 .type = SG_METRIC_HISTOGRAM,
+                                 .buckets = b,
+                                 .n_buckets = SG_NELEM(b)};
+    sg_hist_t *h = sg_metrics_hist(sg_metrics_declare(m, &d), NULL);
+    const uint64_t counts[3] = {2, 1, 4};
+    char *text;
+
+    sg_hist_load(h, counts, 3, 9.5);
+    text = sg_metrics_render(m);
+    TU_CHECK(strstr(text, "stirgate_x5u_fetch_duration_seconds_bucket{le=\"0."
+                          "1\"} 2\n") != NULL);
+    TU_CHECK(strstr(text, "stirgate_x5u_fetch_duration_seconds_bucket{le=\"1"
+                          "\"} 3\n") != NULL);
+    TU_CHECK(strstr(text, "stirgate_x5u_fetch_duration_seconds_bucket{le=\"+"
+                          "Inf\"} 7\n") != NULL);
+    TU_CHECK(strstr(text, "stirgate_x5u_fetch_duration_seconds_sum 9.5\n") !=
+             NULL);
+    TU_CHECK(strstr(text, "stirgate_x5u_fetch_duration_seconds_count 7\n") !=
+             NULL);
+    free(text);
+    sg_metrics_destroy(&m);
+}

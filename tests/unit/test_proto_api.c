@@ -330,8 +330,8 @@ TU_TEST(api_identity_limit)
 
 TU_TEST(api_answers)
 {
-    proto_api_accepted_t msgs[2] = {{"0190f3c2a", "+12155551212"},
-                                    {"0190f3c2b", "+12155551213"}};
+    proto_api_accepted_t msgs[2] = {{"0190f3c2a", "+12155551212", 0},
+                                    {"0190f3c2b", "+12155551213", 0}};
     char *s;
 
     s = proto_api_accepted_json(msgs, 2, "TN-Validation-Passed", NULL);
@@ -366,4 +366,89 @@ TU_TEST(api_error_message_from_jansson_is_plain_ascii)
     s = proto_api_error_json(err.reason, err.message);
     TU_CHECK(s != NULL && strstr(s, "malformed_json") != NULL);
     free(s);
+}
+
+TU_TEST(api_accepted_duplicate)
+{
+    proto_api_accepted_t msgs[2] = {{"0190aa", "+1", 1}, {"0190bb", "+2", 0}};
+    char *s;
+
+    s = proto_api_accepted_json(msgs, 2, "TN-Validation-Passed", NULL);
+    TU_STREQ(s, "{\"messages\":[{\"id\":\"0190aa\",\"to\":\"+1\","
+                "\"duplicate\":true},{\"id\":\"0190bb\",\"to\":\"+2\"}],"
+                "\"verstat\":\"TN-Validation-Passed\"}");
+    sg_free(s);
+    msgs[1].duplicate = 1;
+    s = proto_api_accepted_json(msgs, 2, "TN-Validation-Passed", NULL);
+    TU_CHECK(strstr(s, "\"verstat\":\"TN-Validation-Passed\","
+                       "\"duplicate\":true}") != NULL);
+    sg_free(s);
+}
+
+/* SHOW objects as store/store_json.c writes them, one per store state. */
+TU_TEST(api_status_each_state)
+{
+    static const struct {
+        const char *show, *status, *has, *hasnt;
+    } t[] = {
+        {"{\"id\":\"a1\",\"state\":\"queued\",\"attempts\":0,"
+         "\"next_due_ms\":5,\"peer\":\"p\",\"last_error\":\"\"}",
+         "queued", "\"next_attempt_ms\":5", "delivered_ms"},
+        {"{\"id\":\"a1\",\"state\":\"queued\",\"attempts\":2,"
+         "\"next_due_ms\":9000,\"peer\":\"p\",\"last_error\":\"SIP 503\"}",
+         "deferred", "\"next_attempt_ms\":9000", "delivered_ms"},
+        {"{\"id\":\"a1\",\"state\":\"leased\",\"attempts\":1,"
+         "\"lease_until_ms\":7,\"peer\":\"p\",\"last_error\":\"\"}",
+         "delivering", "\"attempts\":1", "next_attempt_ms"},
+        {"{\"id\":\"a1\",\"state\":\"held\",\"attempts\":0,\"peer\":\"p\"}",
+         "held", "\"last_error\":\"\"", "next_attempt_ms"},
+        {"{\"id\":\"a1\",\"state\":\"done\",\"attempts\":1,\"updated_ms\":77,"
+         "\"peer\":\"p\",\"last_error\":\"\",\"verstat\":"
+         "\"TN-Validation-Passed\",\"reason\":\"ok\",\"delivery_verstat\":"
+         "\"No-TN-Validation\",\"delivery_reason\":\"stale_at_delivery\","
+         "\"identity\":[\"tok\"],\"body_len\":5}",
+         "delivered",
+         "\"delivered_ms\":77,\"updated_ms\":77",
+         "identity"},
+        {"{\"id\":\"a1\",\"state\":\"dead\",\"dead_reason\":\"failed\","
+         "\"attempts\":1,\"peer\":\"p\",\"last_error\":\"SIP 404\"}",
+         "failed", "\"last_error\":\"SIP 404\"", "delivered_ms"},
+        {"{\"id\":\"a1\",\"state\":\"dead\",\"dead_reason\":\"expired\","
+         "\"attempts\":1,\"peer\":\"p\",\"expires_ms\":12}",
+         "expired", "\"expires_ms\":12", "delivered_ms"},
+        {"{\"id\":\"a1\",\"state\":\"dead\",\"dead_reason\":\"lifetime\","
+         "\"attempts\":3,\"peer\":\"p\",\"expires_ms\":0}",
+         "expired", "\"attempts\":3", "expires_ms"},
+    };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char *out = NULL, want[64];
+        int rc = proto_api_status_json(t[i].show, strlen(t[i].show), "p",
+                                       &out);
+        TU_INTEQ(rc, 0);
+        TU_REQUIRE(out != NULL);
+        snprintf(want, sizeof(want), "\"status\":\"%s\"", t[i].status);
+        TU_CHECK(strstr(out, want) != NULL);
+        TU_CHECK(strstr(out, t[i].has) != NULL);
+        TU_CHECK(strstr(out, t[i].hasnt) == NULL);
+        TU_CHECK(strstr(out, "body") == NULL);
+        sg_free(out);
+    }
+}
+
+TU_TEST(api_status_other_peer_and_nonsense)
+{
+    static const char show[] =
+        "{\"id\":\"a1\",\"state\":\"done\",\"attempts\":1,\"peer\":\"p\"}";
+    char *out = (char *)"x";
+
+    TU_INTEQ(proto_api_status_json(show, sizeof(show) - 1, "q", &out), 1);
+    TU_CHECK(out == NULL);
+    TU_INTEQ(proto_api_status_json("[1]", 3, "p", &out), -1);
+    TU_INTEQ(proto_api_status_json("{", 1, "p", &out), -1);
+    TU_INTEQ(proto_api_status_json("{\"id\":\"a\",\"state\":\"odd\","
+                                   "\"attempts\":1,\"peer\":\"p\"}",
+                                   48, "p", &out),
+             -1);
+    TU_CHECK(out == NULL);
 }

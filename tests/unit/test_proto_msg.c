@@ -177,3 +177,19 @@ TU_TEST(msg_status_url_flag)
     sg_free(b);
     sg_free(b0);
 }
+
+TU_TEST(proto_msg_expires_relative_to_date_or_receipt)
+{
+    /* RFC 3428: a delta from Date when present, else from receipt. */
+    TU_INTEQ(proto_msg_expires_at(5000000, 4000, 1, 60), 4060000);
+    TU_INTEQ(proto_msg_expires_at(5000000, 0, 1, 60), 5060000);
+    TU_INTEQ(proto_msg_expires_at(5000000, 4000, 0, 60), 0);
+    /* Expires: 0 is "no message-level expiry" (proto_msg.h). */
+    TU_INTEQ(proto_msg_expires_at(5000000, 0, 1, 0), 0);
+    TU_INTEQ(proto_msg_expires_at(5000000, 4000, 1, 0), 0);
+    /* The largest delta does not wrap. */
+    TU_INTEQ(proto_msg_expires_at(5000000, 0, 1, UINT32_MAX),
+             5000000 + (uint64_t)UINT32_MAX * 1000);
+    /* Date + Expires before receipt: expired on arrival (ingest refuses). */
+    TU_CHECK(proto_msg_expires_at(5000000, 4000, 1, 60) < 5000000);
+}

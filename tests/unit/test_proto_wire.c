@@ -93,7 +93,7 @@ TU_TEST(wire_bodies_round_trip)
     uint8_t b[600];
     size_t n;
     proto_refused r = {PROTO_REFUSED_AGAIN, 1500, {1, 2, 3},
-                       {(const uint8_t *)"full", 4}}, r2;
+                       {(const uint8_t *)"full", 4}, 0, {0}}, r2;
     proto_done d = {{9}, 3, PROTO_OUTCOME_RETRY, 2000,
                     {(const uint8_t *)"503", 3}, 2, 1}, d2;
     proto_list l = {PROTO_STATE_DEAD, 10}, l2;
@@ -176,4 +176,54 @@ TU_TEST(wire_state_names)
     TU_CHECK(proto_state_name(0) == NULL);
     TU_INTEQ(proto_state_from_name("held"), PROTO_STATE_HELD);
     TU_INTEQ(proto_state_from_name("nope"), 0);
+}
+
+TU_TEST(wire_refused_replay_holder)
+{
+    static const char text[] = "replay key already seen";
+    uint8_t b[600], holder[PROTO_MSG_ID_LEN];
+    size_t n, tl = sizeof(text) - 1;
+    proto_refused r, r2;
+
+    memset(&r, 0, sizeof(r));
+    memset(holder, 0xab, sizeof(holder));
+    holder[3] = 0; /* ids may hold NULs: only the marker position counts */
+    r.code = PROTO_REFUSED_REPLAY;
+    r.id[0] = 1;
+    r.text = (proto_text){(const uint8_t *)text, tl};
+    r.has_holder = 1;
+    memcpy(r.holder, holder, sizeof(holder));
+    n = proto_wire_refused_encode(&r, b, sizeof(b));
+    TU_INTEQ(n, 24 + tl + 17);
+    TU_CHECK(proto_wire_refused_decode(b, n, &r2) == NULL);
+    TU_INTEQ(r2.has_holder, 1);
+    TU_CHECK(memcmp(r2.holder, holder, sizeof(holder)) == 0);
+    TU_CHECK(r2.text.len == tl && memcmp(r2.text.p, text, tl) == 0);
+
+    /* A refusal from a store before the holder: no holder, same text. */
+    r.has_holder = 0;
+    n = proto_wire_refused_encode(&r, b, sizeof(b));
+    TU_CHECK(proto_wire_refused_decode(b, n, &r2) == NULL);
+    TU_INTEQ(r2.has_holder, 0);
+    TU_CHECK(r2.text.len == tl);
+
+    /* Empty text with a holder: the marker right after the fixed part. */
+    r.has_holder = 1;
+    r.text = (proto_text){NULL, 0};
+    n = proto_wire_refused_encode(&r, b, sizeof(b));
+    TU_INTEQ(n, 41);
+    TU_CHECK(proto_wire_refused_decode(b, n, &r2) == NULL);
+    TU_CHECK(r2.has_holder && r2.text.len == 0);
+
+    /* A holder only comes with replay. */
+    r.code = PROTO_REFUSED_AGAIN;
+    TU_INTEQ(proto_wire_refused_encode(&r, b, sizeof(b)), 0);
+    proto_put_u32(b, PROTO_REFUSED_AGAIN);
+    TU_CHECK(proto_wire_refused_decode(b, 41, &r2) != NULL);
+
+    /* Text over the maximum, with or without the holder, is refused. */
+    memset(b + 24, 'x', PROTO_WIRE_TEXT_MAX + 1);
+    proto_put_u32(b, PROTO_REFUSED_REPLAY);
+    TU_CHECK(proto_wire_refused_decode(b, 24 + PROTO_WIRE_TEXT_MAX + 1, &r2) !=
+             NULL);
 }

@@ -53,6 +53,9 @@ s_env(unsigned n, size_t blen, const uint8_t *replay, size_t *len,
     return b;
 }
 
+/* The holder of the replay key of the last put refused as a replay. */
+static uint8_t s_holder[PROTO_MSG_ID_LEN];
+
 static sg_rc
 s_put(store_db *db, unsigned n, uint64_t now, const uint8_t *replay,
       store_put_result *res)
@@ -65,7 +68,7 @@ s_put(store_db *db, unsigned n, uint64_t now, const uint8_t *replay,
 
     if ((rc = store_db_begin(db, &txn)) != SG_OK)
         goto out;
-    rc = store_db_put(db, txn, b, len, &m, now, &s_sc, 60000, res);
+    rc = store_db_put(db, txn, b, len, &m, now, &s_sc, 60000, res, s_holder);
     if (rc == SG_OK)
         rc = store_db_commit(db, &txn);
     else
@@ -328,9 +331,12 @@ TU_TEST(db_replay_table)
     TU_CHECK(s_put(db, 1, 7000, other, &res) == SG_OK && res == STORE_PUT_NEW);
     TU_CHECK(s_put(db, 1, 7001, other, &res) == SG_OK &&
              res == STORE_PUT_EXISTS);
+    memset(s_holder, 0, sizeof(s_holder));
     TU_CHECK(s_put(db, 2, 7002, other, &res) == SG_OK &&
              res == STORE_PUT_REPLAY);
     TU_INTEQ(s_state(db, 2, NULL), 0);
+    /* The refusal names the message that holds the key (message 1). */
+    TU_CHECK(s_holder[0] == 0 && s_holder[1] == 1 && s_holder[15] == 0x5a);
     store_db_destroy(&db);
 }
 
