@@ -416,7 +416,8 @@ s_probe_ports(s_master_t *m)
         if (s_probe_one(m, "sip.tcp", c->sip_tcp.v[i], SOCK_STREAM) != 0)
             return -1;
     if (s_probe_one(m, "http.listen", c->http_listen, SOCK_STREAM) != 0 ||
-        s_probe_one(m, "http.tls_listen", c->http_tls_listen, SOCK_STREAM) != 0 ||
+        s_probe_one(m, "http.tls_listen", c->http_tls_listen, SOCK_STREAM) !=
+            0 ||
         s_probe_one(m, "metrics.listen", c->metrics_listen, SOCK_STREAM) != 0)
         return -1;
     return 0;
@@ -783,8 +784,7 @@ static void s_http_run(const struct pollfd *p);
 static int
 s_wait_pipe(int ms)
 {
-    struct pollfd p[2] = {{.fd = s_sigpipe[0], .events = POLLIN},
-                          {.fd = -1}};
+    struct pollfd p[2] = {{.fd = s_sigpipe[0], .events = POLLIN}, {.fd = -1}};
     int n;
 
     s_http_poll(&p[1], &ms);

@@ -437,7 +437,7 @@ s_finish(s_job *j, uint32_t outcome, uint32_t retry_after_ms,
     case PROTO_OUTCOME_FAILED:
         sg_info(S_PLACE, "msg=%s failed route=%s attempt=%u error=\"%s\"",
                 j->hex, rt, j->attempt, q);
-        s_status_post(j, "failed", text);
+        s_status_post(j, "rejected", text);
         break;
     default:
         sg_info(S_PLACE, "msg=%s expired attempt=%u reason=%s", j->hex,

@@ -414,7 +414,7 @@ s_status_word(const char *state, json_int_t attempts, const char *dead)
     if (strcmp(state, "done") == 0)
         return "delivered";
     if (strcmp(state, "dead") == 0)
-        return strcmp(dead, "failed") == 0 ? "failed" : "expired";
+        return strcmp(dead, "failed") == 0 ? "rejected" : "expired";
     return NULL;
 }
 

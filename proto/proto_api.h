@@ -117,7 +117,7 @@ char *proto_api_accepted_json(const proto_api_accepted_t *msgs, size_t n,
  *   held        held by an operator (stirgate queue hold)
  *   delivered   the next hop took it (delivered_ms); delivery_verstat
  *               and delivery_reason say how it went out
- *   failed      the next hop refused it for good, or a deferred
+ *   rejected    the next hop refused it for good, or a deferred
  *               verification failed under a rejecting policy
  *   expired     not delivered in time: RFC 3428 Expires, the store's
  *               lifetime, or stale at delivery under on_stale = reject

@@ -547,8 +547,8 @@ def t_status_states(s, gw, flaky):
             (st, b))
     if mid:
         last = wait_for(lambda: (gw.status(mid) or {}).get('status') ==
-                        'failed' and gw.status(mid), 'GET to say failed')
-        s.check('GET: failed, with the last error', last.get('state') ==
+                        'rejected' and gw.status(mid), 'GET to say rejected')
+        s.check('GET: rejected, with the last error', last.get('state') ==
                 'dead' and 'no route' in last.get('last_error', ''), last)
 
     st, _, b = gw.http('POST', '/v1/messages',

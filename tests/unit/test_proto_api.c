@@ -412,7 +412,7 @@ TU_TEST(api_status_each_state)
          "identity"},
         {"{\"id\":\"a1\",\"state\":\"dead\",\"dead_reason\":\"failed\","
          "\"attempts\":1,\"peer\":\"p\",\"last_error\":\"SIP 404\"}",
-         "failed", "\"last_error\":\"SIP 404\"", "delivered_ms"},
+         "rejected", "\"last_error\":\"SIP 404\"", "delivered_ms"},
         {"{\"id\":\"a1\",\"state\":\"dead\",\"dead_reason\":\"expired\","
          "\"attempts\":1,\"peer\":\"p\",\"expires_ms\":12}",
          "expired", "\"expires_ms\":12", "delivered_ms"},
