@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "lib/sg_clock.h"
+#include "lib/sg_fdset.h"
 #include "lib/sg_log.h"
+#include "lib/sg_utf8.h"
 #include "proto/proto_b64.h"
 
 #define S_PLACE "deliver.http"
@@ -28,44 +30,9 @@ s_text(const proto_bytes *b)
 int
 deliver_http_utf8_ok(const uint8_t *p, size_t n)
 {
-    size_t i = 0;
-
-    while (i < n) {
-        uint8_t c = p[i];
-        size_t k;
-        uint32_t cp;
-        if (c == 0)
-            return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            k = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            k = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (n - i - 1 < k)
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((p[i + j] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (p[i + j] & 0x3f);
-        }
-        /* Overlong forms, surrogates and values past U+10FFFF. */
-        if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-            return 0;
-        i += k + 1;
-    }
-    return 1;
+    /* JSON strings could carry U+0000, but a webhook receiver is better
+     * served by body_base64 than by an escaped NUL. */
+    return memchr(p, 0, n) == NULL && sg_utf8_valid(p, n);
 }
 
 /* The token of an Identity value: everything before the first ';'. */
@@ -165,17 +132,11 @@ typedef struct s_xfer {
     struct s_xfer *prev, *next;
 } s_xfer;
 
-typedef struct {
-    curl_socket_t fd;
-    int what;
-} s_sock;
-
 struct deliver_http {
     CURLM *multi;
     s_xfer *xfers;
     size_t running;
-    s_sock *socks;
-    size_t n_socks, cap_socks;
+    sg_fdset_t socks; /* what curl asked us to watch */
     int64_t timer_at_ms; /* monotonic; -1 none */
 };
 
@@ -183,27 +144,14 @@ static int
 s_on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *sockp)
 {
     deliver_http_t *self = userp;
-    size_t i;
 
     (void)easy;
     (void)sockp;
-    for (i = 0; i < self->n_socks; i++)
-        if (self->socks[i].fd == s)
-            break;
-    if (what == CURL_POLL_REMOVE) {
-        if (i < self->n_socks)
-            self->socks[i] = self->socks[--self->n_socks];
-        return 0;
-    }
-    if (i == self->n_socks) {
-        if (self->n_socks == self->cap_socks) {
-            self->cap_socks = self->cap_socks ? self->cap_socks * 2 : 16;
-            self->socks =
-                sg_realloc(self->socks, self->cap_socks * sizeof(s_sock));
-        }
-        self->socks[self->n_socks++].fd = s;
-    }
-    self->socks[i].what = what;
+    sg_fdset_set(&self->socks, s,
+                 what == CURL_POLL_REMOVE
+                     ? -1
+                     : (what & CURL_POLL_IN ? POLLIN : 0) |
+                           (what & CURL_POLL_OUT ? POLLOUT : 0));
     return 0;
 }
 
@@ -287,7 +235,7 @@ deliver_http_destroy(deliver_http_t **self_p)
         s_xfer_free(x);
     }
     curl_multi_cleanup(self->multi);
-    sg_free(self->socks);
+    sg_fdset_clear(&self->socks);
     sg_free(self);
     *self_p = NULL;
 }
@@ -387,16 +335,7 @@ s_drain(deliver_http_t *self)
 size_t
 deliver_http_fds(const deliver_http_t *self, struct pollfd *out, size_t max)
 {
-    for (size_t i = 0; i < self->n_socks && i < max; i++) {
-        out[i].fd = self->socks[i].fd;
-        out[i].events = 0;
-        out[i].revents = 0;
-        if (self->socks[i].what & CURL_POLL_IN)
-            out[i].events |= POLLIN;
-        if (self->socks[i].what & CURL_POLL_OUT)
-            out[i].events |= POLLOUT;
-    }
-    return self->n_socks;
+    return sg_fdset_fill(&self->socks, out, max);
 }
 
 long

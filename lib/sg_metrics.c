@@ -10,6 +10,7 @@
 #include "lib/sg_metrics.h"
 
 #include "lib/sg_log.h"
+#include "lib/sg_utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -150,48 +151,6 @@ s_buf_double(s_buf *b, double v)
 
 /* ---- names and text -----------------------------------------------------*/
 
-/* 1 when [p, p+n) is valid UTF-8 (no overlongs, surrogates, > U+10FFFF). */
-static int
-s_utf8_ok(const unsigned char *p, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned c = p[i];
-        size_t k;
-        uint32_t cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            k = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            k = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (n - i <= k)
-            return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((p[i + j] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (p[i + j] & 0x3f);
-        }
-        if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 static int
 s_span_is(const char *p, size_t n, const char *s)
 {
@@ -324,7 +283,7 @@ s_text_ok(const char *p, size_t n)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)p[i] < 0x20 && p[i] != '\n')
             return 0;
-    return s_utf8_ok((const unsigned char *)p, n);
+    return sg_utf8_valid((const unsigned char *)p, n);
 }
 
 /* Stage: [a-z][a-z0-9_]*.  Instance: [A-Za-z0-9_][A-Za-z0-9_.-]*. */
@@ -1116,7 +1075,7 @@ s_help_ok(const char *p, size_t n)
             i++;
         }
     }
-    return s_utf8_ok((const unsigned char *)p, n);
+    return sg_utf8_valid((const unsigned char *)p, n);
 }
 
 typedef struct {
@@ -1161,7 +1120,7 @@ s_parse_labels(s_cur *c, s_label *ls, size_t *n_ls)
         l->value.n = (size_t)(c->p - l->value.p);
         c->p++;
         if (l->value.n > 2 * SG_METRICS_MAX_VALUE ||
-            !s_utf8_ok((const unsigned char *)l->value.p, l->value.n))
+            !sg_utf8_valid((const unsigned char *)l->value.p, l->value.n))
             return "label value too long or not UTF-8";
         for (size_t j = 0; j + 1 < *n_ls; j++)
             if (ls[j].name.n == l->name.n &&

@@ -12,6 +12,7 @@
 #include "verify/verify_tnauth.h"
 
 #include "lib/sg.h"
+#include "lib/sg_utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -100,38 +101,12 @@ s_take_str(s_der *in, uint8_t tag, char **out)
     return NULL;
 }
 
-/* UTF-8 well-formedness (no overlongs, no surrogates, <= U+10FFFF), so a
- * permitted value compares byte-for-byte with jansson's UTF-8 strings. */
+/* UTF-8 well-formedness (lib/sg_utf8.h), so a permitted value compares
+ * byte-for-byte with jansson's UTF-8 strings. */
 static int
 s_utf8_ok(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-
-    while (*p) {
-        unsigned c = *p, need, cp, min, i;
-
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            need = 1, cp = c & 0x1f, min = 0x80;
-        else if (c >= 0xe0 && c <= 0xef)
-            need = 2, cp = c & 0x0f, min = 0x800;
-        else if (c >= 0xf0 && c <= 0xf4)
-            need = 3, cp = c & 0x07, min = 0x10000;
-        else
-            return 0;
-        for (i = 1; i <= need; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (p[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        p += need + 1;
-    }
-    return 1;
+    return sg_utf8_valid(s, strlen(s));
 }
 
 /* TelephoneNumber ::= IA5String (SIZE (1..15)) (FROM ("0123456789#*")) */

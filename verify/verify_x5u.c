@@ -4,6 +4,7 @@
  */
 #include "verify/verify_x5u.h"
 
+#include "lib/sg_fdset.h"
 #include "lib/sg_log.h"
 
 #include <arpa/inet.h>
@@ -460,18 +461,12 @@ verify_x5u_sniff_pem(const uint8_t *body, size_t n) {
 
 typedef struct s_xfer s_xfer;
 
-typedef struct {
-    curl_socket_t fd;
-    int what; /* CURL_POLL_* */
-} s_sock;
-
 struct verify_x5u_fetcher {
     CURLM *multi;
     CURLSH *share; /* TLS sessions, across the transfers of this fetcher */
     verify_x5u_policy_t pol;
     char *tls_ca;
-    s_sock *socks;
-    size_t n_socks, cap_socks;
+    sg_fdset_t socks; /* what curl asked us to watch */
     int64_t timer_at_ms; /* -1: no timer */
     size_t running;
     s_xfer *xfers; /* every transfer in flight (for destroy) */
@@ -739,27 +734,17 @@ s_ca_options(const verify_x5u_fetcher_t *self, CURL *e) {
 }
 
 static int
-s_on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *sockp) {
+s_on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *sockp)
+{
     verify_x5u_fetcher_t *self = userp;
-    size_t i;
 
-    for (i = 0; i < self->n_socks; i++)
-        if (self->socks[i].fd == s)
-            break;
-    if (what == CURL_POLL_REMOVE) {
-        if (i < self->n_socks)
-            self->socks[i] = self->socks[--self->n_socks];
-        return 0;
-    }
-    if (i == self->n_socks) {
-        if (self->n_socks == self->cap_socks) {
-            self->cap_socks = self->cap_socks ? self->cap_socks * 2 : 16;
-            self->socks =
-                sg_realloc(self->socks, self->cap_socks * sizeof(s_sock));
-        }
-        self->socks[self->n_socks++].fd = s;
-    }
-    self->socks[i].what = what;
+    (void)easy;
+    (void)sockp;
+    sg_fdset_set(&self->socks, s,
+                 what == CURL_POLL_REMOVE
+                     ? -1
+                     : (what & CURL_POLL_IN ? POLLIN : 0) |
+                           (what & CURL_POLL_OUT ? POLLOUT : 0));
     return 0;
 }
 
@@ -865,7 +850,7 @@ verify_x5u_fetcher_destroy(verify_x5u_fetcher_t **self_p) {
      * sessions in the share.  Every easy handle is gone by now. */
     if (self->share != NULL && curl_share_cleanup(self->share) != CURLSHE_OK)
         sg_warn(S_PLACE, "curl_share_cleanup: share still in use, leaked");
-    sg_free(self->socks);
+    sg_fdset_clear(&self->socks);
     sg_free(self->tls_ca);
     sg_free(self);
     *self_p = NULL;
@@ -1060,17 +1045,9 @@ s_drain(verify_x5u_fetcher_t *self) {
 
 size_t
 verify_x5u_fetcher_fds(const verify_x5u_fetcher_t *self, struct pollfd *out,
-                       size_t max) {
-    for (size_t i = 0; i < self->n_socks && i < max; i++) {
-        out[i].fd = self->socks[i].fd;
-        out[i].events = 0;
-        out[i].revents = 0;
-        if (self->socks[i].what & CURL_POLL_IN)
-            out[i].events |= POLLIN;
-        if (self->socks[i].what & CURL_POLL_OUT)
-            out[i].events |= POLLOUT;
-    }
-    return self->n_socks;
+                       size_t max)
+{
+    return sg_fdset_fill(&self->socks, out, max);
 }
 
 long
