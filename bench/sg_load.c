@@ -65,7 +65,7 @@ typedef struct {
     uint64_t sent_us;  /* first send */
     uint64_t next_rtx; /* 0 = answered */
     int tries;
-    int code;     /* final answer, 0 = none yet */
+    int code; /* final answer, 0 = none yet */
     uint64_t ans_us;
     uint64_t dlv_us;  /* first delivery */
     uint64_t dlv_cid; /* hash of its Call-ID */
@@ -231,8 +231,8 @@ s_udp_socket(const struct sockaddr_in *bind_to, const struct sockaddr_in *peer)
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
     if (bind(fd, (const struct sockaddr *)bind_to, sizeof(*bind_to)) != 0 ||
-        (peer && connect(fd, (const struct sockaddr *)peer, sizeof(*peer)) !=
-                     0)) {
+        (peer &&
+         connect(fd, (const struct sockaddr *)peer, sizeof(*peer)) != 0)) {
         close(fd);
         return -1;
     }
@@ -255,8 +255,7 @@ s_make(s_load *L)
         fprintf(stderr, "%s: %s\n", L->keyf, why);
         return -1;
     }
-    if (proto_ident_parse(L->orig_s, strlen(L->orig_s), NULL, &orig) !=
-            NULL ||
+    if (proto_ident_parse(L->orig_s, strlen(L->orig_s), NULL, &orig) != NULL ||
         proto_ident_parse(L->dest_s, strlen(L->dest_s), NULL, &dest) != NULL) {
         fprintf(stderr, "bad --orig or --dest\n");
         verify_key_destroy(&key);
@@ -585,8 +584,8 @@ main(int argc, char **argv)
     L.addrs = sg_calloc(S_BATCH, sizeof(*L.addrs));
     L.obuf = sg_malloc(S_BATCH * 2048);
     L.sinkfd = -1;
-    if (s_addr(L.to, &dst) != 0 || inet_pton(AF_INET, L.src, &me.sin_addr) !=
-                                       1) {
+    if (s_addr(L.to, &dst) != 0 ||
+        inet_pton(AF_INET, L.src, &me.sin_addr) != 1) {
         fprintf(stderr, "sg_load: bad --to or --src\n");
         return 2;
     }
@@ -625,17 +624,19 @@ main(int argc, char **argv)
                 struct epoll_event evs[8];
                 int n = epoll_wait(L.ep, evs, 8, 50);
                 for (int k = 0; k < n; k++)
-                    s_read(&L, evs[k].data.u64 == (uint64_t)-1
-                                   ? L.sinkfd
-                                   : L.socks[evs[k].data.u64],
+                    s_read(&L,
+                           evs[k].data.u64 == (uint64_t)-1
+                               ? L.sinkfd
+                               : L.socks[evs[k].data.u64],
                            evs[k].data.u64 == (uint64_t)-1);
                 if (L.reqs[0].code == 0 && sg_clock_mono_us() - t0 > 2000000 &&
                     L.reqs[0].tries < 2)
                     s_send(&L, 0, sg_clock_mono_us());
             }
             if (L.reqs[0].code != 202) {
-                fprintf(stderr, "sg_load: warm-up message answered %d, not "
-                                "202\n",
+                fprintf(stderr,
+                        "sg_load: warm-up message answered %d, not "
+                        "202\n",
                         L.reqs[0].code);
                 return 1;
             }
@@ -648,9 +649,9 @@ main(int argc, char **argv)
         struct epoll_event evs[64];
         int n = epoll_wait(L.ep, evs, 64, 50);
         for (int k = 0; k < n; k++)
-            s_read(&L, evs[k].data.u64 == (uint64_t)-1
-                           ? L.sinkfd
-                           : L.socks[evs[k].data.u64],
+            s_read(&L,
+                   evs[k].data.u64 == (uint64_t)-1 ? L.sinkfd
+                                                   : L.socks[evs[k].data.u64],
                    evs[k].data.u64 == (uint64_t)-1);
     }
     if (L.sink != NULL) {
@@ -659,9 +660,10 @@ main(int argc, char **argv)
             struct epoll_event evs[64];
             int n = epoll_wait(L.ep, evs, 64, 50);
             for (int k = 0; k < n; k++)
-                s_read(&L, evs[k].data.u64 == (uint64_t)-1
-                               ? L.sinkfd
-                               : L.socks[evs[k].data.u64],
+                s_read(&L,
+                       evs[k].data.u64 == (uint64_t)-1
+                           ? L.sinkfd
+                           : L.socks[evs[k].data.u64],
                        evs[k].data.u64 == (uint64_t)-1);
         }
     }
@@ -684,9 +686,8 @@ main(int argc, char **argv)
         int n;
 
         while (next < L.count && outstanding < L.window) {
-            if (L.rate > 0 &&
-                now - t0 < (uint64_t)((double)(next - warm) * 1e6 /
-                                      (double)L.rate)) {
+            if (L.rate > 0 && now - t0 < (uint64_t)((double)(next - warm) *
+                                                    1e6 / (double)L.rate)) {
                 timeout = 1;
                 break;
             }
@@ -776,8 +777,7 @@ main(int argc, char **argv)
     if (L.rate > 0)
         printf("offered         %ld msg/s (fixed)\n", L.rate);
     else
-        printf("offered         as fast as %ld outstanding allow\n",
-               L.window);
+        printf("offered         as fast as %ld outstanding allow\n", L.window);
     printf("accepted        %.0f msg/s over %.2f s\n",
            secs > 0 ? (double)n_ok / secs : 0.0, secs);
     printf("time to 202     p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max "

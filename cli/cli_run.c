@@ -38,6 +38,7 @@
 #include "lib/sg_metrics.h"
 #include "verify/verify_pki.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -421,6 +422,92 @@ s_probe_ports(s_master_t *m)
         s_probe_one(m, "metrics.listen", c->metrics_listen, SOCK_STREAM) != 0)
         return -1;
     return 0;
+}
+
+/*
+ * A master killed without its stop (SIGKILL, OOM) leaves its stages
+ * stopping on their own: PR_SET_PDEATHSIG sent them SIGTERM, and ingest
+ * finishes what is in flight before it lets go of the listen ports.  A
+ * master started again at once (by systemd, by hand) would find the ports
+ * still bound and exit 2.  So, once we hold the run directory's lock, wait
+ * for the stages the RUN/stage-NAME.pid files still name, as long as the
+ * stop of a master would (S_STOP_MS, then SIGKILL and S_KILL_MS).  A pid
+ * is only waited for while /proc says it runs one of our binaries, so a
+ * reused pid is left alone.
+ */
+static int
+s_orphan(const char *run_dir, const char *file, pid_t *pid)
+{
+    char path[PATH_MAX], buf[PATH_MAX];
+    const char *base;
+    FILE *f;
+    long v = 0;
+    int ok;
+
+    (void)s_fmt(path, sizeof(path), "%s/%s", run_dir, file);
+    if ((f = fopen(path, "re")) == NULL)
+        return 0;
+    ok = fscanf(f, "%ld", &v) == 1 && v > 1 && v != (long)getpid();
+    fclose(f);
+    if (!ok)
+        return 0;
+    (void)s_fmt(path, sizeof(path), "/proc/%ld/cmdline", v);
+    if ((f = fopen(path, "re")) == NULL)
+        return 0;
+    ok = fgets(buf, sizeof(buf), f) != NULL;
+    fclose(f);
+    base = ok ? strrchr(buf, '/') : NULL;
+    base = base != NULL ? base + 1 : buf;
+    if (!ok || strncmp(base, "stirgate", 8) != 0)
+        return 0;
+    *pid = (pid_t)v;
+    return 1;
+}
+
+static void
+s_wait_orphans(const s_master_t *m)
+{
+    uint64_t start = sg_clock_mono_ms();
+    int killed = 0, logged = 0;
+
+    for (;;) {
+        uint64_t now = sg_clock_mono_ms();
+        struct dirent *e;
+        DIR *d;
+        int left = 0;
+
+        if ((d = opendir(m->conf.run_dir)) == NULL)
+            return;
+        while ((e = readdir(d)) != NULL) {
+            size_t n = strlen(e->d_name);
+            pid_t pid;
+
+            if (strncmp(e->d_name, "stage-", 6) != 0 || n < 10 ||
+                strcmp(e->d_name + n - 4, ".pid") != 0 ||
+                !s_orphan(m->conf.run_dir, e->d_name, &pid))
+                continue;
+            left++;
+            if (!logged)
+                sg_warn(S_PLACE,
+                        "a previous master's %.*s (pid %ld) is still "
+                        "stopping; waiting for it",
+                        (int)(n - 10), e->d_name + 6, (long)pid);
+            if (now - start >= S_STOP_MS && !killed)
+                kill(pid, SIGKILL);
+        }
+        closedir(d);
+        logged = 1;
+        if (left == 0)
+            return;
+        if (now - start >= S_STOP_MS)
+            killed = 1;
+        if (now - start >= S_STOP_MS + S_KILL_MS) {
+            sg_warn(S_PLACE, "a previous master's stages survive SIGKILL; "
+                             "going on");
+            return;
+        }
+        poll(NULL, 0, 50);
+    }
 }
 
 /* Refuse a second master on the same run directory; write our pid. */
@@ -1512,7 +1599,10 @@ cli_run_main(int argc, char **argv)
         cli_err(S_CMD, "chmod %s: %s", m->conf.run_dir, strerror(errno));
         goto out;
     }
-    if (s_lock(m) != 0 || s_probe_ports(m) != 0)
+    if (s_lock(m) != 0)
+        goto out;
+    s_wait_orphans(m);
+    if (s_probe_ports(m) != 0)
         goto out;
     m->deliver0 = S_INGEST + (int)(m->conf.ingest_processes < S_INGEST_MAX
                                        ? m->conf.ingest_processes

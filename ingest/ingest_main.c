@@ -215,8 +215,10 @@ s_flush_stores(s_ingest *g)
         zmq_msg_close(&q->body);
     }
     if (dropped > 0)
-        sg_warn(S_PLACE, "%zu STOREs not sent (store link full); resent "
-                "later", dropped);
+        sg_warn(S_PLACE,
+                "%zu STOREs not sent (store link full); resent "
+                "later",
+                dropped);
     g->nq = 0;
 }
 

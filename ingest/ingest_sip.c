@@ -49,9 +49,9 @@
 
 #define S_PLACE "ingest.sip"
 #define S_TIMER_J_MS 32000
-#define S_UDP_BATCH 32        /* datagrams per recvmmsg / sendmmsg */
-#define S_UDP_DGRAM 65536     /* the largest UDP payload, and then some */
-#define S_OUT_MAX 256         /* UDP responses queued before a flush */
+#define S_UDP_BATCH 32    /* datagrams per recvmmsg / sendmmsg */
+#define S_UDP_DGRAM 65536 /* the largest UDP payload, and then some */
+#define S_OUT_MAX 256     /* UDP responses queued before a flush */
 #define S_OUT_BYTES (256u << 10)
 #define S_TCP_PENDING 256     /* requests waiting per connection */
 #define S_TCP_WMAX (4u << 20) /* unsent bytes before the peer is dropped */
@@ -842,8 +842,9 @@ s_udp_read(ingest_sip_t *self, int fd)
             s_respond_refused(self, buf, n, 0, fd, 0, ss, alen, &err);
             continue;
         }
-        (void)s_request(self, &req, 0, fd, 0, ss, alen,
-                        conf_peer_by_addr(self->conf, (const struct sockaddr *)ss));
+        (void)s_request(
+            self, &req, 0, fd, 0, ss, alen,
+            conf_peer_by_addr(self->conf, (const struct sockaddr *)ss));
         proto_sip_req_clear(&req);
     }
 }
@@ -1090,8 +1091,7 @@ ingest_sip_run(ingest_sip_t *self)
         if (now - c->last_ms >= idle) {
             self->stats.tcp_idle_closed++;
             s_conn_close(self, c, "idle");
-        } else if (c->rlen > 0 && c->part_ms != 0 &&
-                   now - c->part_ms >= idle) {
+        } else if (c->rlen > 0 && c->part_ms != 0 && now - c->part_ms >= idle) {
             /* Slowloris: bytes keep coming, the request never completes. */
             self->stats.tcp_idle_closed++;
             s_conn_close(self, c, "request incomplete after sip.tcp_idle");

@@ -56,8 +56,9 @@ s_who_make(void)
     }
     s_pid = getpid();
     n = snprintf(s_who, sizeof(s_who), "Z %s[%d] ", s_prog, (int)s_pid);
-    s_wholen = n < 0 ? 0 : (size_t)n >= sizeof(s_who) ? sizeof(s_who) - 1
-                                                       : (size_t)n;
+    s_wholen = n < 0                        ? 0
+               : (size_t)n >= sizeof(s_who) ? sizeof(s_who) - 1
+                                            : (size_t)n;
 }
 
 void

@@ -37,11 +37,11 @@ extern sg_log_level sg_log_min_level;
  * lines then reach sg_log(), which writes those of the listed places. */
 extern int sg_log_debug_places_on;
 
-#define SG_LOG_IF(level, place, ...)                                          \
-    do {                                                                      \
-        if ((level) >= sg_log_min_level ||                                    \
-            ((level) == SG_LOG_DEBUG && sg_log_debug_places_on))              \
-            sg_log(level, place, __VA_ARGS__);                                \
+#define SG_LOG_IF(level, place, ...)                                           \
+    do {                                                                       \
+        if ((level) >= sg_log_min_level ||                                     \
+            ((level) == SG_LOG_DEBUG && sg_log_debug_places_on))               \
+            sg_log(level, place, __VA_ARGS__);                                 \
     } while (0)
 #define sg_debug(place, ...) SG_LOG_IF(SG_LOG_DEBUG, place, __VA_ARGS__)
 #define sg_info(place, ...) SG_LOG_IF(SG_LOG_INFO, place, __VA_ARGS__)

@@ -39,6 +39,7 @@
 #include "lib/sg_rand.h"
 #include "proto/proto_msg.h"
 #include "proto/proto_wire.h"
+#include "store/store_check.h"
 #include "store/store_db.h"
 #include "store/store_json.h"
 #include "store/store_sched.h"
@@ -104,7 +105,8 @@ s_on_signal(int sig)
 static void
 s_usage(void)
 {
-    fputs("usage: stirgate-store --dir DIR [--run-dir DIR | --endpoint E]\n"
+    fputs("usage: stirgate-store --check --dir DIR\n"
+          "       stirgate-store --dir DIR [--run-dir DIR | --endpoint E]\n"
           "  [--map-size BYTES] [--map-max BYTES] [--backoff-min DUR]\n"
           "  [--backoff-max DUR] [--lifetime DUR] [--dead-keep DUR]\n"
           "  [--done-keep DUR] [--lease DUR] [--replay-window DUR]\n"
@@ -1165,6 +1167,10 @@ main(int argc, char **argv)
 
     memset(&s, 0, sizeof(s));
     sg_log_init("stirgate-store", SG_LOG_INFO);
+    /* --check --dir DIR: the read-only consistency check, no daemon. */
+    if (argc == 4 && strcmp(argv[1], "--check") == 0 &&
+        strcmp(argv[2], "--dir") == 0)
+        return store_check_run(argv[3], stdout);
     if (!s_parse_opts(argc, argv, &s.o))
         return 2;
     if (s_level(s.o.log_level) == SG_LOG_FATAL) {
