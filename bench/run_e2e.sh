@@ -139,7 +139,7 @@ load() { # NAME ARGS...
     echo
     "$B/bench/sg_load" --to "127.0.0.1:$SIP" --src 127.0.0.2 \
         --key "$T/pki/signer.key" --x5u "$X5U" --label "$name" \
-        --json "$OUT/e2e-$name.json" "$@" 2>&1 | grep -v '^sg_load: signed'
+        --json "$OUT/e2e-$name.json" "$@" 2>&1 | grep -v '^sg_load: prepared'
 }
 
 echo "stirgate bench: $(nproc) cores, ingest.processes $INGEST," \

@@ -2,31 +2,61 @@
  * bench/sg_load.c - the load generator for a running gateway.  Not a
  * test: it prints figures and asserts nothing about speed.
  *
- *   sg_load --to HOST:PORT --src IP --key SIGNER.key --x5u URL
- *           [--count N] [--rate R] [--window W] [--bodylen B]
- *           [--ports P] [--sink IP:PORT] [--drain S] [--run-dir DIR]
- *           [--pid PID]... [--label TEXT] [--json FILE]
+ *   sg_load --to HOST:PORT --src IP (--key SIGNER.key --x5u URL |
+ *           --certs N --ca PKIDIR --x5u-base URL --seed-x5u DIR)
+ *           [--transport udp|tcp|http] [--count N] [--rate R]
+ *           [--window W] [--ports P] [--bodylen B | --bodymin B
+ *           --bodymax B] [--customer-src IP --customer-pct P]
+ *           [--invalid-pct P] [--sink IP:PORT] [--http-sink IP:PORT]
+ *           [--drain S] [--run-dir DIR] [--pid PID]... [--label TEXT]
+ *           [--json FILE]
  *
- * SIP MESSAGEs over UDP from an interconnect peer (--src), each with its
- * own valid PASSporT (full form, ppt msg, msgi over a --bodylen body),
- * signed before the clock starts (signing is the sender's cost).  They
- * leave from --ports sockets, each with its own source port, so that the
- * kernel's SO_REUSEPORT hash spreads them over several ingest processes;
- * at a fixed --rate, or as fast as --window outstanding requests allow
- * (--rate 0).  A request without a final answer is retransmitted like a
- * SIP client would (500 ms doubling, 5 times).
+ * What it sends, all prepared before the clock starts (signing is the
+ * sender's cost, not the gateway's):
  *
- * With --sink, an in-process SIP UAS on that UDP address answers 200 to
- * every MESSAGE the gateway delivers and times send -> delivery; the run
- * then waits (up to --drain seconds) until every accepted message has
- * been delivered, and counts losses and duplicates: a message delivered
- * twice must carry the same Call-ID both times (the gateway's
- * at-least-once contract).
+ *   verified  from an interconnect (--src), with its own PASSporT (full
+ *             form, ppt msg, msgi over the body), signed with one of
+ *             --certs leaf certificates (or the one --key);
+ *   signed    (--customer-pct) from a customer (--customer-src), no
+ *             Identity: the gateway signs it;
+ *   tampered, stale  (--invalid-pct, half each) verified messages whose
+ *             body was changed after signing, or whose iat is 10 minutes
+ *             old: the gateway must refuse both.
  *
- * Reported: accepted messages/s, time to 202 (p50/p90/p99/p99.9/max),
- * delivered messages/s and send -> delivery latency, the CPU each
- * gateway process used (--run-dir DIR reads every DIR/stage-*.pid, or
- * --pid), per accepted message, and the raw OpenSSL ECDSA P-256 verify
+ * Bodies are uniform in --bodymin..--bodymax bytes (160..4096 gives the
+ * issue's mix).  With --certs N, an intermediate under PKIDIR's demo root
+ * (`stirgate pki demo`: ca.pem, ca.key) signs N leaf certificates; the
+ * chain of leaf k is at --x5u-base "<run nonce>/c<k>.pem" (new URLs for
+ * every run, as the keys are new), and is written into the
+ * gateway's x5u cache directory (--seed-x5u, node.data_dir/x5u) in the
+ * cache's own file format (verify_x5u_cache.h), so nothing is fetched:
+ * the gateway reads each file on its first miss and validates the chain
+ * against verify.trust, as after a restart.
+ *
+ * Transports: udp (--ports sockets, each its own source port, so the
+ * kernel's SO_REUSEPORT hash spreads them over the ingest processes; a
+ * request without a final answer is retransmitted like a SIP client
+ * would, 500 ms doubling, 5 times), tcp (--ports connections, requests
+ * pipelined), http (POST /v1/messages over --ports keep-alive
+ * connections, one request outstanding on each; peers are recognized by
+ * source address).  At a fixed --rate, or as fast as --window
+ * outstanding requests allow (--rate 0).
+ *
+ * Sinks: --sink, a SIP UAS on a UDP address answering 200 to every
+ * MESSAGE; --http-sink, a webhook receiver answering 200 to every POST.
+ * Both time send -> delivery; the run then waits (up to --drain seconds)
+ * until every accepted message has been delivered and counts losses and
+ * duplicates: a message delivered twice must carry the same Call-ID (SIP)
+ * or message id (webhook) both times (the gateway's at-least-once
+ * contract).
+ *
+ * Reported (and written as JSON with --json): accepted and delivered
+ * messages/s, time to 202 and send -> delivery (p50/p90/p99/p99.9/max),
+ * every answer by message kind and status code, the unexpected ones
+ * (a valid message not accepted, an invalid one accepted or delivered),
+ * the CPU each gateway process used per accepted message and its peak
+ * and current resident memory (--run-dir DIR reads every
+ * DIR/stage-*.pid, or --pid), and the raw OpenSSL ECDSA P-256 verify
  * rate of one core measured in the same run, so figures from a busy
  * machine can be read against what the machine could do then.
  */
@@ -37,15 +67,22 @@
 #include "proto/proto_tn.h"
 #include "verify/verify_key.h"
 #include "verify/verify_passport.h"
+#include "verify/verify_pki.h"
+#include "verify/verify_x5u_cache.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -55,20 +92,35 @@
 #define S_PROCS_MAX 160
 #define S_RTX_MAX 5
 #define S_T1_US 500000ull
+#define S_GIVEUP_US 32000000ull /* Timer F; stream transports give up then */
 #define S_BATCH 64
 #define S_DGRAM 65536
+#define S_CODES 700
+#define S_SINKS_MAX 1024
+
+/* epoll tags: the top 32 bits say what, the low ones which. */
+#define S_EV_CONN 0ull
+#define S_EV_UAS 1ull
+#define S_EV_HLISTEN 2ull
+#define S_EV_HSINK 3ull
+
+enum { S_UDP, S_TCP, S_HTTP };
+enum { K_VERIFIED, K_SIGNED, K_TAMPERED, K_STALE, K_N };
+static const char *const s_kind_name[K_N] = {"verified", "signed", "tampered",
+                                             "stale"};
 
 typedef struct {
     char *msg;
     size_t len;
-    int sock;          /* index of the sending socket */
+    int kind;
+    int conn;          /* index of the sending socket / connection */
     uint64_t sent_us;  /* first send */
-    uint64_t next_rtx; /* 0 = answered */
+    uint64_t next_rtx; /* 0 = answered or given up */
     int tries;
     int code; /* final answer, 0 = none yet */
     uint64_t ans_us;
     uint64_t dlv_us;  /* first delivery */
-    uint64_t dlv_cid; /* hash of its Call-ID */
+    uint64_t dlv_cid; /* hash of its Call-ID or message id */
     int ndlv;
 } s_req;
 
@@ -76,20 +128,46 @@ typedef struct {
     char name[64];
     int pid;
     unsigned long long t0, t1;
+    long hwm_kb, rss_kb;
 } s_proc;
+
+/* A byte buffer of a stream connection. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} s_buf;
+
+typedef struct {
+    int fd;
+    int group; /* 0 interconnect, 1 customer */
+    long busy; /* http: the request outstanding, -1 none */
+    int want_out;
+    s_buf in, out;
+} s_conn;
+
+typedef struct {
+    int fd;
+    s_buf in, out;
+} s_hsink;
 
 typedef struct {
     /* options */
-    const char *to, *src, *keyf, *x5u, *sink, *run_dir, *label, *json;
-    const char *orig_s, *dest_s;
-    long count, rate, window, bodylen, nports, drain_s;
+    const char *to, *src, *csrc, *keyf, *x5u, *sink, *hsink, *run_dir;
+    const char *label, *json, *orig_s, *dest_s, *ca_dir, *x5u_base;
+    const char *seed_dir, *transport_s;
+    long count, rate, window, bodymin, bodymax, nports, drain_s, ncerts;
+    long customer_pct, invalid_pct;
+    int transport;
     /* state */
     char nonce[17];
     s_req *reqs;
-    int *socks;
-    int ep, sinkfd;
+    s_conn *conns;
+    int nconns;
+    int ep, uasfd, hlfd;
+    s_hsink *hs[S_SINKS_MAX];
     long sent, answered, ok, other, unanswered, rtx;
     long delivered, dups_same, dups_other, dlv_unknown, dlv_not_accepted;
+    long codes[K_N][S_CODES];
     s_proc procs[S_PROCS_MAX];
     int nprocs;
     uint8_t *rbuf;
@@ -239,82 +317,470 @@ s_udp_socket(const struct sockaddr_in *bind_to, const struct sockaddr_in *peer)
     return fd;
 }
 
+/* VmHWM and VmRSS of a process, in kB; -1 when unreadable. */
+static void
+s_mem_kb(int pid, long *hwm, long *rss)
+{
+    char path[64], line[256];
+    FILE *f;
+
+    *hwm = *rss = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            *hwm = atol(line + 6);
+        else if (strncmp(line, "VmRSS:", 6) == 0)
+            *rss = atol(line + 6);
+    }
+    fclose(f);
+}
+
+static void
+s_buf_add(s_buf *b, const char *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 8192;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->p = sg_realloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void
+s_buf_drop(s_buf *b, size_t n)
+{
+    memmove(b->p, b->p + n, b->len - n);
+    b->len -= n;
+    b->p[b->len] = '\0';
+}
+
+/* Read what a stream has into `b`; -1 when it closed or failed. */
+static int
+s_buf_read(int fd, s_buf *b)
+{
+    char tmp[65536];
+
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof(tmp));
+        if (n > 0) {
+            s_buf_add(b, tmp, (size_t)n);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        return -1;
+    }
+}
+
+/* Write what `b` holds; -1 on a broken stream. */
+static int
+s_buf_flush(int fd, s_buf *b)
+{
+    while (b->len > 0) {
+        ssize_t n = write(fd, b->p, b->len);
+        if (n > 0) {
+            s_buf_drop(b, (size_t)n);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * One complete HTTP or SIP message at the start of `b`: its size (header
+ * and Content-Length body), or 0 while incomplete.  *body is where the
+ * body starts.
+ */
+static size_t
+s_frame(const s_buf *b, const char **body, size_t *blen)
+{
+    const char *e, *p;
+    size_t hl, cl = 0;
+
+    if (b->len == 0 || (e = strstr(b->p, "\r\n\r\n")) == NULL)
+        return 0;
+    hl = (size_t)(e - b->p) + 4;
+    for (p = b->p; p < e && (p = strstr(p, "\r\n")) != NULL && p < e;) {
+        p += 2;
+        if (strncasecmp(p, "Content-Length:", 15) == 0)
+            cl = (size_t)atol(p + 15);
+        else if (strncmp(p, "l:", 2) == 0)
+            cl = (size_t)atol(p + 2);
+    }
+    if (b->len < hl + cl)
+        return 0;
+    *body = b->p + hl;
+    *blen = cl;
+    return hl + cl;
+}
+
+/* ---- the PKI ------------------------------------------------------------- */
+
+/* Write one chain into the gateway's x5u cache directory, in the cache's
+ * file format, named as the cache names it (SHA-256 of "chain\n" URL). */
+static int
+s_seed(const char *dir, const char *url, const char *pem, int64_t now)
+{
+    verify_x5u_record_t r;
+    uint8_t md[32], *buf;
+    char path[4096], tmp[4200], hex[65];
+    size_t n;
+    FILE *f;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(ctx, "chain\n", 6) != 1 ||
+        EVP_DigestUpdate(ctx, url, strlen(url)) != 1 ||
+        EVP_DigestFinal_ex(ctx, md, NULL) != 1)
+        sg_panic("SHA-256 failed");
+    EVP_MD_CTX_free(ctx);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    memset(&r, 0, sizeof(r));
+    r.url = url;
+    r.url_len = strlen(url);
+    r.fetched_at = now;
+    r.expires_at = now + 86400;
+    r.http_status = 200;
+    r.content_type = "application/pem-certificate-chain";
+    r.content_type_len = strlen(r.content_type);
+    r.ttl_why = "seeded by sg_load";
+    r.ttl_why_len = strlen(r.ttl_why);
+    r.body = (const uint8_t *)pem;
+    r.body_len = strlen(pem);
+    if ((buf = verify_x5u_record_encode(&r, &n)) == NULL)
+        return -1;
+    snprintf(path, sizeof(path), "%s/%s.x5u", dir, hex);
+    snprintf(tmp, sizeof(tmp), "%s/.sg_load-%s", dir, hex);
+    if ((f = fopen(tmp, "w")) == NULL || fwrite(buf, 1, n, f) != n ||
+        fclose(f) != 0 || rename(tmp, path) != 0) {
+        perror(tmp);
+        sg_free(buf);
+        return -1;
+    }
+    sg_free(buf);
+    return 0;
+}
+
+static void *
+s_pem_read(const char *dir, const char *name, int key)
+{
+    char path[4096];
+    FILE *f;
+    void *x;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if ((f = fopen(path, "r")) == NULL) {
+        perror(path);
+        return NULL;
+    }
+    x = key ? (void *)PEM_read_PrivateKey(f, NULL, NULL, NULL)
+            : (void *)PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    return x;
+}
+
+/*
+ * --certs N: an intermediate under the demo root, N leaves under it, each
+ * chain seeded into the cache directory.  keys[k] signs with x5us[k].
+ */
+static int
+s_make_pki(s_load *L, verify_key_t **keys, char **x5us)
+{
+    X509 *ca = s_pem_read(L->ca_dir, "ca.pem", 0), *inter = NULL;
+    EVP_PKEY *ca_key = s_pem_read(L->ca_dir, "ca.key", 1), *ik = NULL;
+    verify_pki_cert_opts co;
+    uint8_t tnauth[512];
+    size_t tnlen;
+    int64_t now = (int64_t)time(NULL);
+    char *ipem = NULL;
+    int rc = -1;
+
+    if (ca == NULL || ca_key == NULL)
+        goto out;
+    tnlen = verify_pki_tnauth_der(NULL, "12025550000", 10000, NULL, tnauth,
+                                  sizeof(tnauth));
+    ik = verify_pki_keygen();
+    memset(&co, 0, sizeof(co));
+    co.cn = "sg_load intermediate";
+    co.is_ca = 1;
+    co.not_before = now - 3600;
+    co.not_after = now + 7 * 86400;
+    if ((inter = verify_pki_cert(&co, ik, ca, ca_key)) == NULL ||
+        (ipem = verify_pki_cert_pem(inter)) == NULL)
+        goto out;
+    for (long k = 0; k < L->ncerts; k++) {
+        EVP_PKEY *lk = verify_pki_keygen();
+        char cn[64], *lpem, *chain, url[2048];
+        const char *why;
+        X509 *leaf;
+        size_t n;
+
+        snprintf(cn, sizeof(cn), "sg_load leaf %ld", k);
+        memset(&co, 0, sizeof(co));
+        co.cn = cn;
+        co.not_before = now - 3600;
+        co.not_after = now + 7 * 86400;
+        co.tnauth_der = tnauth;
+        co.tnauth_len = tnlen;
+        if ((leaf = verify_pki_cert(&co, lk, inter, ik)) == NULL ||
+            (lpem = verify_pki_cert_pem(leaf)) == NULL)
+            goto out;
+        n = strlen(lpem) + strlen(ipem) + 1;
+        chain = sg_malloc(n);
+        snprintf(chain, n, "%s%s", lpem, ipem);
+        snprintf(url, sizeof(url), "%s%s/c%ld.pem", L->x5u_base, L->nonce, k);
+        x5us[k] = sg_strdup(url);
+        keys[k] = verify_key_from_pkey(lk, &why);
+        if (keys[k] == NULL || s_seed(L->seed_dir, url, chain, now) != 0) {
+            fprintf(stderr, "sg_load: leaf %ld: %s\n", k,
+                    keys[k] ? "cannot seed" : why);
+            goto out;
+        }
+        sg_free(chain);
+        sg_free(lpem);
+        X509_free(leaf);
+        EVP_PKEY_free(lk);
+    }
+    rc = 0;
+out:
+    sg_free(ipem);
+    X509_free(ca);
+    X509_free(inter);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(ik);
+    return rc;
+}
+
 /* ---- the messages ------------------------------------------------------- */
 
+/* What kind message i is: the first `warm` are verified (the warm-up). */
 static int
-s_make(s_load *L)
+s_kind(const s_load *L, long i, long warm, unsigned *seed)
 {
+    int x = (int)(rand_r(seed) % 100);
+
+    if (i < warm)
+        return K_VERIFIED;
+    if (x < L->invalid_pct)
+        return x % 2 ? K_TAMPERED : K_STALE;
+    if (x < L->invalid_pct + L->customer_pct)
+        return K_SIGNED;
+    return K_VERIFIED;
+}
+
+static int
+s_make(s_load *L, long warm)
+{
+    long nkeys = L->ncerts > 0 ? L->ncerts : 1;
+    verify_key_t **keys = sg_calloc((size_t)nkeys, sizeof(*keys));
+    char **x5us = sg_calloc((size_t)nkeys, sizeof(*x5us));
     const char *why;
-    verify_key_t *key = verify_key_from_file(L->keyf, &why);
     proto_ident_t orig, dest;
     char host[64];
     int64_t now = (int64_t)time(NULL);
     uint64_t t0 = sg_clock_mono_us();
+    unsigned seed = 12345;
+    int rc = -1, nc[2] = {0, 0}, rr[2] = {0, 0};
 
-    if (key == NULL) {
-        fprintf(stderr, "%s: %s\n", L->keyf, why);
-        return -1;
-    }
     if (proto_ident_parse(L->orig_s, strlen(L->orig_s), NULL, &orig) != NULL ||
         proto_ident_parse(L->dest_s, strlen(L->dest_s), NULL, &dest) != NULL) {
         fprintf(stderr, "bad --orig or --dest\n");
-        verify_key_destroy(&key);
-        return -1;
+        goto out;
     }
+    if (L->ncerts > 0) {
+        if (s_make_pki(L, keys, x5us) != 0)
+            goto out;
+    } else {
+        if ((keys[0] = verify_key_from_file(L->keyf, &why)) == NULL) {
+            fprintf(stderr, "%s: %s\n", L->keyf, why);
+            goto out;
+        }
+        x5us[0] = sg_strdup(L->x5u);
+    }
+    for (int c = 0; c < L->nconns; c++)
+        nc[L->conns[c].group]++;
     snprintf(host, sizeof(host), "%.*s", (int)strcspn(L->to, ":"), L->to);
     for (long i = 0; i < L->count; i++) {
-        char body[4096], *tok, *ident;
-        int bl = snprintf(body, sizeof(body), "sg_load %s %ld ", L->nonce, i);
+        s_req *r = &L->reqs[i];
+        long blen = L->bodymin, k = i % nkeys;
+        char body[4200], *tok = NULL, *ident = NULL, *m;
+        int bl, grp;
+        size_t cap;
 
-        memset(body + bl, 'x', (size_t)(L->bodylen - bl));
-        body[L->bodylen] = '\0';
-        tok = verify_sign_passport(key, L->x5u, "msg", &orig, &dest, 1, now,
-                                   (const uint8_t *)body, (size_t)L->bodylen);
-        if (tok == NULL) {
-            verify_key_destroy(&key);
-            return -1;
+        r->kind = s_kind(L, i, warm, &seed);
+        if (L->bodymax > L->bodymin)
+            blen +=
+                (long)(rand_r(&seed) % (unsigned)(L->bodymax - L->bodymin + 1));
+        bl = snprintf(body, sizeof(body), "sg_load %s %ld ", L->nonce, i);
+        memset(body + bl, 'x', (size_t)(blen - bl));
+        body[blen] = '\0';
+        if (r->kind != K_SIGNED) {
+            tok = verify_sign_passport(keys[k], x5us[k], "msg", &orig, &dest, 1,
+                                       r->kind == K_STALE ? now - 600 : now,
+                                       (const uint8_t *)body, (size_t)blen);
+            if (tok == NULL)
+                goto out;
+            ident = proto_identity_format(tok, x5us[k], "msg");
+            if (r->kind == K_TAMPERED)
+                body[blen - 1] = 'y';
         }
-        ident = proto_identity_format(tok, L->x5u, "msg");
-        L->reqs[i].msg = sg_malloc(8192);
-        L->reqs[i].len = (size_t)snprintf(
-            L->reqs[i].msg, 8192,
-            "MESSAGE sip:+%s@%s SIP/2.0\r\n"
-            "Via: SIP/2.0/UDP %s:5060;branch=z9hG4bK-%s-%ld\r\n"
-            "Max-Forwards: 70\r\n"
-            "From: <sip:+%s@%s>;tag=t%ld\r\n"
-            "To: <sip:+%s@%s>\r\n"
-            "Call-ID: sgl-%s-%ld\r\n"
-            "CSeq: 1 MESSAGE\r\n"
-            "Identity: %s\r\n"
-            "Content-Type: text/plain\r\n"
-            "Content-Length: %ld\r\n\r\n%s",
-            L->dest_s, host, L->src, L->nonce, i, L->orig_s, L->src, i,
-            L->dest_s, host, L->nonce, i, ident, L->bodylen, body);
-        L->reqs[i].sock = (int)(i % L->nports);
+        /* The customer's messages leave from its own sockets; with none,
+         * the kind falls back to verified (the mix is then stated). */
+        grp = r->kind == K_SIGNED && nc[1] > 0;
+        if (r->kind == K_SIGNED && !grp)
+            r->kind = K_VERIFIED;
+        do {
+            r->conn = rr[grp]++ % L->nconns;
+        } while (L->conns[r->conn].group != grp);
+        cap = (size_t)blen + (ident ? strlen(ident) : 0) + 1024;
+        m = sg_malloc(cap);
+        if (L->transport == S_HTTP) {
+            char json[8192 + 4200];
+            int jl = snprintf(json, sizeof(json),
+                              "{\"from\": \"+%s\", \"to\": \"+%s\", "
+                              "\"body\": \"%s\"%s%s%s}",
+                              L->orig_s, L->dest_s, body,
+                              ident ? ", \"identity\": \"" : "",
+                              ident ? ident : "", ident ? "\"" : "");
+            r->len = (size_t)snprintf(m, cap,
+                                      "POST /v1/messages HTTP/1.1\r\n"
+                                      "Host: %s\r\n"
+                                      "Content-Type: application/json\r\n"
+                                      "Content-Length: %d\r\n\r\n%s",
+                                      L->to, jl, json);
+        } else {
+            r->len = (size_t)snprintf(
+                m, cap,
+                "MESSAGE sip:+%s@%s SIP/2.0\r\n"
+                "Via: SIP/2.0/%s %s:5060;branch=z9hG4bK-%s-%ld\r\n"
+                "Max-Forwards: 70\r\n"
+                "From: <sip:+%s@%s>;tag=t%ld\r\n"
+                "To: <sip:+%s@%s>\r\n"
+                "Call-ID: sgl-%s-%ld\r\n"
+                "CSeq: 1 MESSAGE\r\n"
+                "%s%s%s"
+                "Content-Type: text/plain\r\n"
+                "Content-Length: %ld\r\n\r\n%s",
+                L->dest_s, host, L->transport == S_TCP ? "TCP" : "UDP",
+                grp ? L->csrc : L->src, L->nonce, i, L->orig_s,
+                grp ? L->csrc : L->src, i, L->dest_s, host, L->nonce, i,
+                ident ? "Identity: " : "", ident ? ident : "",
+                ident ? "\r\n" : "", blen, body);
+        }
+        r->msg = m;
         sg_free(tok);
         sg_free(ident);
     }
-    verify_key_destroy(&key);
-    fprintf(stderr, "sg_load: signed %ld PASSporTs in %.2f s\n", L->count,
+    fprintf(stderr, "sg_load: prepared %ld messages in %.2f s\n", L->count,
             (double)(sg_clock_mono_us() - t0) / 1e6);
+    rc = 0;
+out:
+    for (long k = 0; k < nkeys; k++) {
+        verify_key_destroy(&keys[k]);
+        sg_free(x5us[k]);
+    }
+    sg_free(keys);
+    sg_free(x5us);
+    return rc;
+}
+
+/* ---- sending and answers --------------------------------------------------
+ */
+
+static void
+s_watch(s_load *L, int c)
+{
+    s_conn *k = &L->conns[c];
+    int want = k->out.len > 0;
+    struct epoll_event ev;
+
+    if (want == k->want_out || k->fd < 0)
+        return;
+    ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+    ev.data.u64 = (S_EV_CONN << 32) | (uint64_t)c;
+    epoll_ctl(L->ep, EPOLL_CTL_MOD, k->fd, &ev);
+    k->want_out = want;
+}
+
+/* An idle HTTP connection of `group`, or -1. */
+static int
+s_idle_conn(s_load *L, int group)
+{
+    static int rot;
+
+    for (int n = 0; n < L->nconns; n++) {
+        int c = (rot + n) % L->nconns;
+        if (L->conns[c].group == group && L->conns[c].busy < 0 &&
+            L->conns[c].fd >= 0) {
+            rot = c + 1;
+            return c;
+        }
+    }
+    return -1;
+}
+
+/* Send request i (again); -1 when HTTP has no idle connection for it. */
+static int
+s_send(s_load *L, long i, uint64_t now)
+{
+    s_req *r = &L->reqs[i];
+    s_conn *c;
+
+    if (L->transport == S_HTTP) {
+        int k = s_idle_conn(L, L->conns[r->conn].group);
+        if (k < 0)
+            return -1;
+        r->conn = k;
+        L->conns[k].busy = i;
+    }
+    c = &L->conns[r->conn];
+    if (L->transport == S_UDP) {
+        if (send(c->fd, r->msg, r->len, 0) < 0 && errno != EAGAIN &&
+            errno != ENOBUFS)
+            perror("sg_load: send");
+    } else if (c->fd >= 0) {
+        s_buf_add(&c->out, r->msg, r->len);
+        if (s_buf_flush(c->fd, &c->out) != 0)
+            perror("sg_load: write");
+        s_watch(L, r->conn);
+    }
+    if (r->tries == 0)
+        r->sent_us = now;
+    r->tries++;
+    r->next_rtx = L->transport == S_UDP ? now + (S_T1_US << (r->tries - 1))
+                                        : now + S_GIVEUP_US;
     return 0;
 }
 
 static void
-s_send(s_load *L, long i, uint64_t now)
+s_answer(s_load *L, long i, int code, uint64_t now)
 {
     s_req *r = &L->reqs[i];
 
-    if (send(L->socks[r->sock], r->msg, r->len, 0) < 0 && errno != EAGAIN &&
-        errno != ENOBUFS)
-        perror("sg_load: send");
-    if (r->tries == 0)
-        r->sent_us = now;
-    r->tries++;
-    r->next_rtx = now + (S_T1_US << (r->tries - 1));
+    if (code < 200 || code >= S_CODES || r->code != 0)
+        return;
+    r->code = code;
+    r->ans_us = now;
+    r->next_rtx = 0;
+    L->answered++;
+    L->codes[r->kind][code]++;
+    if (code == 202)
+        L->ok++;
+    else
+        L->other++;
 }
 
-/* A final response from the gateway. */
+/* A final SIP response from the gateway (NUL-terminated). */
 static void
 s_on_response(s_load *L, const char *buf, size_t n, uint64_t now)
 {
@@ -328,16 +794,43 @@ s_on_response(s_load *L, const char *buf, size_t n, uint64_t now)
     if ((cid = strstr(buf, pfx)) == NULL)
         return;
     i = atol(cid + k);
-    if (i < 0 || i >= L->count || L->reqs[i].code != 0)
-        return;
-    L->reqs[i].code = atoi(buf + 8);
-    L->reqs[i].ans_us = now;
-    L->reqs[i].next_rtx = 0;
-    L->answered++;
-    if (L->reqs[i].code == 202)
-        L->ok++;
-    else
-        L->other++;
+    if (i >= 0 && i < L->count)
+        s_answer(L, i, atoi(buf + 8), now);
+}
+
+/* Message i reached a sink, identified there by `id` (its Call-ID or its
+ * message id). */
+static void
+s_delivered(s_load *L, long i, uint64_t id, uint64_t now)
+{
+    s_req *r = &L->reqs[i];
+
+    if (r->ndlv++ == 0) {
+        r->dlv_us = now;
+        r->dlv_cid = id;
+        L->delivered++;
+        if (r->code != 202)
+            L->dlv_not_accepted++;
+    } else if (r->dlv_cid == id) {
+        L->dups_same++;
+    } else {
+        L->dups_other++;
+    }
+}
+
+/* Our index from a delivered body, or -1. */
+static long
+s_body_index(s_load *L, const char *body, size_t n)
+{
+    char pfx[40];
+    int k = snprintf(pfx, sizeof(pfx), "sg_load %s ", L->nonce);
+    const char *p = memmem(body, n, pfx, (size_t)k);
+    long i;
+
+    if (p == NULL)
+        return -1;
+    i = atol(p + k);
+    return i >= 0 && i < L->count ? i : -1;
 }
 
 /* Header value of `name` (with its colon and a space), or NULL. */
@@ -356,15 +849,14 @@ s_hdr(const char *buf, const char *name, size_t *len)
     return p;
 }
 
-/* A MESSAGE the gateway delivered: answer 200, count it. */
+/* A MESSAGE the gateway delivered to the UAS: answer 200, count it. */
 static size_t
 s_on_delivery(s_load *L, char *buf, size_t n, uint64_t now, char *out,
               size_t outsz)
 {
     const char *via, *from, *to, *cid, *cseq, *body;
     size_t lv, lf, lt, lc, ls;
-    char pfx[40];
-    int k, w;
+    int w;
     long i;
 
     if (strncmp(buf, "MESSAGE ", 8) != 0)
@@ -383,35 +875,18 @@ s_on_delivery(s_load *L, char *buf, size_t n, uint64_t now, char *out,
                  (int)ls, cseq);
     if (w < 0 || (size_t)w >= outsz)
         return 0;
-    k = snprintf(pfx, sizeof(pfx), "sg_load %s ", L->nonce);
     body = strstr(buf, "\r\n\r\n");
-    if (body == NULL || strncmp(body + 4, pfx, (size_t)k) != 0) {
+    i = body ? s_body_index(L, body + 4, n - (size_t)(body + 4 - buf)) : -1;
+    if (i < 0)
         L->dlv_unknown++;
-        return (size_t)w;
-    }
-    i = atol(body + 4 + k);
-    if (i < 0 || i >= L->count) {
-        L->dlv_unknown++;
-        return (size_t)w;
-    }
-    if (L->reqs[i].ndlv++ == 0) {
-        L->reqs[i].dlv_us = now;
-        L->reqs[i].dlv_cid = s_hash(cid, lc);
-        L->delivered++;
-        if (L->reqs[i].code != 202)
-            L->dlv_not_accepted++;
-    } else if (L->reqs[i].dlv_cid == s_hash(cid, lc)) {
-        L->dups_same++;
-    } else {
-        L->dups_other++;
-    }
-    (void)n;
+    else
+        s_delivered(L, i, s_hash(cid, lc), now);
     return (size_t)w;
 }
 
-/* Read what one socket has: responses (sender) or MESSAGEs (sink). */
+/* Read what a UDP socket has: responses (sender) or MESSAGEs (UAS). */
 static void
-s_read(s_load *L, int fd, int sink)
+s_read_udp(s_load *L, int fd, int uas)
 {
     for (;;) {
         int got;
@@ -435,7 +910,7 @@ s_read(s_load *L, int fd, int sink)
         for (int i = 0; i < got; i++) {
             char *b = L->iov[i].iov_base;
             b[L->mm[i].msg_len] = '\0';
-            if (!sink) {
+            if (!uas) {
                 s_on_response(L, b, L->mm[i].msg_len, now);
                 continue;
             }
@@ -461,6 +936,133 @@ s_read(s_load *L, int fd, int sink)
         if (got < S_BATCH)
             return;
     }
+}
+
+/* A stream connection to the gateway: SIP responses or HTTP answers. */
+static void
+s_read_conn(s_load *L, int ci, uint32_t events)
+{
+    s_conn *c = &L->conns[ci];
+    const char *body;
+    size_t blen, n;
+    int closed = 0;
+
+    if (c->fd < 0)
+        return;
+    if (events & EPOLLOUT) {
+        if (s_buf_flush(c->fd, &c->out) != 0)
+            closed = 1;
+        s_watch(L, ci);
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        closed |= s_buf_read(c->fd, &c->in) != 0;
+    uint64_t now = sg_clock_mono_us();
+    while ((n = s_frame(&c->in, &body, &blen)) > 0) {
+        char save = c->in.p[n];
+        c->in.p[n] = '\0';
+        if (L->transport == S_TCP) {
+            s_on_response(L, c->in.p, n, now);
+        } else if (strncmp(c->in.p, "HTTP/1.", 7) == 0 && c->busy >= 0) {
+            s_answer(L, c->busy, atoi(c->in.p + 9), now);
+            c->busy = -1;
+        }
+        c->in.p[n] = save;
+        s_buf_drop(&c->in, n);
+    }
+    if (closed) {
+        fprintf(stderr, "sg_load: connection %d closed by the gateway\n", ci);
+        close(c->fd);
+        c->fd = -1;
+    }
+}
+
+/* ---- the webhook sink ------------------------------------------------------
+ */
+
+static void
+s_hsink_accept(s_load *L)
+{
+    for (;;) {
+        int fd = accept4(L->hlfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct epoll_event ev;
+        int k;
+
+        if (fd < 0)
+            return;
+        for (k = 0; k < S_SINKS_MAX && L->hs[k] != NULL; k++)
+            ;
+        if (k == S_SINKS_MAX) {
+            close(fd);
+            continue;
+        }
+        L->hs[k] = sg_calloc(1, sizeof(s_hsink));
+        L->hs[k]->fd = fd;
+        ev.events = EPOLLIN;
+        ev.data.u64 = (S_EV_HSINK << 32) | (uint64_t)k;
+        epoll_ctl(L->ep, EPOLL_CTL_ADD, fd, &ev);
+    }
+}
+
+/* One POST of the webhook: answer 200, count the message by its body,
+ * tell duplicates apart by the gateway's message id. */
+static void
+s_hsink_read(s_load *L, int k)
+{
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    s_hsink *h = L->hs[k];
+    const char *body, *id;
+    size_t blen, n;
+    int closed = s_buf_read(h->fd, &h->in) != 0;
+    uint64_t now = sg_clock_mono_us();
+
+    while ((n = s_frame(&h->in, &body, &blen)) > 0) {
+        long i = s_body_index(L, body, blen);
+        id = memmem(body, blen, "\"id\":\"", 6);
+        if (i < 0)
+            L->dlv_unknown++;
+        else
+            s_delivered(L, i, id ? s_hash(id + 6, 32) : 0, now);
+        s_buf_add(&h->out, ok, sizeof(ok) - 1);
+        s_buf_drop(&h->in, n);
+    }
+    /* Answers are tiny: a blocked write here means a dead client. */
+    if (s_buf_flush(h->fd, &h->out) != 0 || h->out.len > 0)
+        closed = 1;
+    if (closed) {
+        close(h->fd);
+        sg_free(h->in.p);
+        sg_free(h->out.p);
+        sg_free(h);
+        L->hs[k] = NULL;
+    }
+}
+
+static void
+s_dispatch(s_load *L, const struct epoll_event *e)
+{
+    uint64_t what = e->data.u64 >> 32;
+    int idx = (int)(e->data.u64 & 0xffffffffu);
+
+    if (what == S_EV_UAS)
+        s_read_udp(L, L->uasfd, 1);
+    else if (what == S_EV_HLISTEN)
+        s_hsink_accept(L);
+    else if (what == S_EV_HSINK)
+        s_hsink_read(L, idx);
+    else if (L->transport == S_UDP)
+        s_read_udp(L, L->conns[idx].fd, 0);
+    else
+        s_read_conn(L, idx, e->events);
+}
+
+static void
+s_poll(s_load *L, int timeout_ms)
+{
+    struct epoll_event evs[256];
+    int n = epoll_wait(L->ep, evs, 256, timeout_ms);
+
+    for (int k = 0; k < n; k++)
+        s_dispatch(L, &evs[k]);
 }
 
 /* ---- the run ------------------------------------------------------------ */
@@ -491,11 +1093,16 @@ s_cpu_self(void)
 static void
 s_usage(void)
 {
-    fputs("usage: sg_load --to HOST:PORT --src IP --key SIGNER.key --x5u URL\n"
-          "  [--count N] [--rate R (0: as fast as --window allows)]\n"
-          "  [--window W] [--bodylen B] [--ports P] [--orig TN] [--dest TN]\n"
-          "  [--sink IP:PORT [--drain S]] [--run-dir DIR] [--pid PID]...\n"
-          "  [--label TEXT] [--json FILE]\n",
+    fputs("usage: sg_load --to HOST:PORT --src IP\n"
+          "  (--key SIGNER.key --x5u URL | --certs N --ca PKIDIR\n"
+          "   --x5u-base URL --seed-x5u DIR)\n"
+          "  [--transport udp|tcp|http] [--count N]\n"
+          "  [--rate R (0: as fast as --window allows)] [--window W]\n"
+          "  [--ports P] [--bodylen B | --bodymin B --bodymax B]\n"
+          "  [--orig TN] [--dest TN] [--customer-src IP --customer-pct P]\n"
+          "  [--invalid-pct P] [--sink IP:PORT] [--http-sink IP:PORT]\n"
+          "  [--drain S] [--run-dir DIR] [--pid PID]... [--label TEXT]\n"
+          "  [--json FILE]\n",
           stderr);
     exit(2);
 }
@@ -507,20 +1114,37 @@ s_opts(s_load *L, int argc, char **argv)
     L->dest_s = "12025551234";
     L->count = 20000;
     L->window = 2000;
-    L->bodylen = 160;
+    L->bodymin = L->bodymax = 160;
     L->nports = 32;
     L->drain_s = 60;
     L->label = "";
+    L->transport_s = "udp";
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
         if (strcmp(a, "--to") == 0)
             L->to = v;
         else if (strcmp(a, "--src") == 0)
             L->src = v;
+        else if (strcmp(a, "--customer-src") == 0)
+            L->csrc = v;
+        else if (strcmp(a, "--customer-pct") == 0)
+            L->customer_pct = atol(v);
+        else if (strcmp(a, "--invalid-pct") == 0)
+            L->invalid_pct = atol(v);
         else if (strcmp(a, "--key") == 0)
             L->keyf = v;
         else if (strcmp(a, "--x5u") == 0)
             L->x5u = v;
+        else if (strcmp(a, "--certs") == 0)
+            L->ncerts = atol(v);
+        else if (strcmp(a, "--ca") == 0)
+            L->ca_dir = v;
+        else if (strcmp(a, "--x5u-base") == 0)
+            L->x5u_base = v;
+        else if (strcmp(a, "--seed-x5u") == 0)
+            L->seed_dir = v;
+        else if (strcmp(a, "--transport") == 0)
+            L->transport_s = v;
         else if (strcmp(a, "--orig") == 0)
             L->orig_s = v;
         else if (strcmp(a, "--dest") == 0)
@@ -532,11 +1156,17 @@ s_opts(s_load *L, int argc, char **argv)
         else if (strcmp(a, "--window") == 0)
             L->window = atol(v);
         else if (strcmp(a, "--bodylen") == 0)
-            L->bodylen = atol(v);
+            L->bodymin = L->bodymax = atol(v);
+        else if (strcmp(a, "--bodymin") == 0)
+            L->bodymin = atol(v);
+        else if (strcmp(a, "--bodymax") == 0)
+            L->bodymax = atol(v);
         else if (strcmp(a, "--ports") == 0)
             L->nports = atol(v);
         else if (strcmp(a, "--sink") == 0)
             L->sink = v;
+        else if (strcmp(a, "--http-sink") == 0)
+            L->hsink = v;
         else if (strcmp(a, "--drain") == 0)
             L->drain_s = atol(v);
         else if (strcmp(a, "--run-dir") == 0)
@@ -552,10 +1182,187 @@ s_opts(s_load *L, int argc, char **argv)
         } else
             s_usage();
     }
-    if (!L->to || !L->src || !L->keyf || !L->x5u || L->count < 2 ||
-        L->bodylen < 40 || L->bodylen > 4000 || L->window < 1 ||
-        L->nports < 1 || L->nports > 1024 || L->rate < 0)
+    L->transport = strcmp(L->transport_s, "tcp") == 0    ? S_TCP
+                   : strcmp(L->transport_s, "http") == 0 ? S_HTTP
+                   : strcmp(L->transport_s, "udp") == 0  ? S_UDP
+                                                         : -1;
+    if (!L->to || !L->src || L->transport < 0 || L->count < 2 ||
+        L->bodymin < 40 || L->bodymax > 4096 || L->bodymax < L->bodymin ||
+        L->window < 1 || L->nports < 1 || L->nports > 512 || L->rate < 0 ||
+        L->customer_pct < 0 || L->invalid_pct < 0 ||
+        L->customer_pct + L->invalid_pct > 100 || L->ncerts < 0 ||
+        L->ncerts > 1000000)
         s_usage();
+    if (L->ncerts > 0 ? !L->ca_dir || !L->x5u_base || !L->seed_dir
+                      : !L->keyf || !L->x5u)
+        s_usage();
+    if (L->customer_pct > 0 && L->csrc == NULL)
+        s_usage();
+}
+
+/* The sockets or connections of one source address. */
+static int
+s_open_conns(s_load *L, const char *ip, int group,
+             const struct sockaddr_in *dst)
+{
+    struct sockaddr_in me;
+    struct epoll_event ev;
+    int one = 1;
+
+    memset(&me, 0, sizeof(me));
+    me.sin_family = AF_INET;
+    if (inet_pton(AF_INET, ip, &me.sin_addr) != 1)
+        return -1;
+    for (long i = 0; i < L->nports; i++) {
+        s_conn *c = &L->conns[L->nconns];
+        int fd;
+
+        if (L->transport == S_UDP) {
+            fd = s_udp_socket(&me, dst);
+        } else {
+            fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd >= 0 && (bind(fd, (struct sockaddr *)&me, sizeof(me)) != 0 ||
+                            connect(fd, (const struct sockaddr *)dst,
+                                    sizeof(*dst)) != 0)) {
+                close(fd);
+                fd = -1;
+            }
+            if (fd >= 0) {
+                (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+                                 sizeof(one));
+                (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+            }
+        }
+        if (fd < 0) {
+            fprintf(stderr, "sg_load: %s -> %s: %s\n", ip, L->to,
+                    strerror(errno));
+            return -1;
+        }
+        memset(c, 0, sizeof(*c));
+        c->fd = fd;
+        c->group = group;
+        c->busy = -1;
+        ev.events = EPOLLIN;
+        ev.data.u64 = (S_EV_CONN << 32) | (uint64_t)L->nconns;
+        epoll_ctl(L->ep, EPOLL_CTL_ADD, fd, &ev);
+        L->nconns++;
+    }
+    return 0;
+}
+
+static int
+s_open_sinks(s_load *L)
+{
+    struct sockaddr_in sa;
+    struct epoll_event ev;
+    int one = 1;
+
+    if (L->sink != NULL) {
+        if (s_addr(L->sink, &sa) != 0 ||
+            (L->uasfd = s_udp_socket(&sa, NULL)) < 0) {
+            fprintf(stderr, "sg_load: --sink %s: cannot bind\n", L->sink);
+            return -1;
+        }
+        ev.events = EPOLLIN;
+        ev.data.u64 = S_EV_UAS << 32;
+        epoll_ctl(L->ep, EPOLL_CTL_ADD, L->uasfd, &ev);
+    }
+    if (L->hsink != NULL) {
+        L->hlfd =
+            socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        (void)setsockopt(L->hlfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (s_addr(L->hsink, &sa) != 0 || L->hlfd < 0 ||
+            bind(L->hlfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+            listen(L->hlfd, 256) != 0) {
+            fprintf(stderr, "sg_load: --http-sink %s: cannot listen\n",
+                    L->hsink);
+            return -1;
+        }
+        ev.events = EPOLLIN;
+        ev.data.u64 = S_EV_HLISTEN << 32;
+        epoll_ctl(L->ep, EPOLL_CTL_ADD, L->hlfd, &ev);
+    }
+    return 0;
+}
+
+/* Retransmissions (UDP Timer A) and give-ups of requests [*scan, next),
+ * oldest first; returns how many were given up. */
+static long
+s_timers(s_load *L, long *scan, long next, uint64_t now)
+{
+    long gave_up = 0;
+
+    while (*scan < next && L->reqs[*scan].next_rtx == 0)
+        (*scan)++;
+    for (long i = *scan; i < next && i < *scan + 4096; i++) {
+        s_req *r = &L->reqs[i];
+        if (r->next_rtx == 0 || r->next_rtx > now)
+            continue;
+        if (L->transport != S_UDP || r->tries > S_RTX_MAX) {
+            r->next_rtx = 0;
+            L->unanswered++;
+            gave_up++;
+            if (L->transport == S_HTTP && L->conns[r->conn].busy == i) {
+                /* No answer on a keep-alive connection: it is lost. */
+                close(L->conns[r->conn].fd);
+                L->conns[r->conn].fd = -1;
+            }
+            continue;
+        }
+        L->rtx++;
+        (void)s_send(L, i, now);
+    }
+    return gave_up;
+}
+
+/* Warm-up: the first message alone, then `warm` more so that every
+ * certificate is loaded and every connection used; their deliveries too,
+ * so the timed part starts clean.  0, or -1 when the gateway refused. */
+static int
+s_warm_up(s_load *L, long warm)
+{
+    uint64_t t0 = sg_clock_mono_us();
+    long scan = 0, next = 1;
+
+    (void)s_send(L, 0, t0);
+    while (L->reqs[0].code == 0 && sg_clock_mono_us() - t0 < 20000000) {
+        s_poll(L, 50);
+        s_timers(L, &scan, 1, sg_clock_mono_us());
+    }
+    if (L->reqs[0].code != 202) {
+        fprintf(stderr, "sg_load: warm-up message answered %d, not 202\n",
+                L->reqs[0].code);
+        return -1;
+    }
+    while (next < warm && sg_clock_mono_us() - t0 < 60000000) {
+        if (next - L->answered - L->unanswered < L->window &&
+            s_send(L, next, sg_clock_mono_us()) == 0) {
+            next++;
+            continue;
+        }
+        s_poll(L, 5);
+        s_timers(L, &scan, next, sg_clock_mono_us());
+    }
+    L->sent = next;
+    while (L->answered + L->unanswered < L->sent &&
+           sg_clock_mono_us() - t0 < 90000000) {
+        s_poll(L, 50);
+        s_timers(L, &scan, next, sg_clock_mono_us());
+    }
+    while ((L->sink || L->hsink) && L->delivered < L->ok &&
+           sg_clock_mono_us() - t0 < 120000000)
+        s_poll(L, 50);
+    return 0;
+}
+
+static void
+s_json_pct(FILE *f, const char *name, const uint64_t *v, size_t n)
+{
+    fprintf(f,
+            "\"%s\": {\"n\": %zu, \"p50\": %.3f, \"p90\": %.3f, "
+            "\"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f}",
+            name, n, s_pct(v, n, 0.5), s_pct(v, n, 0.9), s_pct(v, n, 0.99),
+            s_pct(v, n, 0.999), n ? (double)v[n - 1] / 1000.0 : 0.0);
 }
 
 int main(int argc, char **argv);
@@ -564,11 +1371,10 @@ int
 main(int argc, char **argv)
 {
     s_load L;
-    struct sockaddr_in dst, me;
-    struct epoll_event ev;
-    uint64_t t0, t_sent = 0, t_acc = 0, t_end, deadline;
+    struct sockaddr_in dst;
+    uint64_t t0, t_acc = 0, t_end, deadline;
     uint8_t rnd[8];
-    long next = 0, outstanding = 0;
+    long next, outstanding = 0, warm, scan;
     double self0, self1, secs;
 
     memset(&L, 0, sizeof(L));
@@ -577,113 +1383,50 @@ main(int argc, char **argv)
     for (int i = 0; i < 8; i++)
         snprintf(L.nonce + 2 * i, 3, "%02x", rnd[i]);
     L.reqs = sg_calloc((size_t)L.count, sizeof(*L.reqs));
-    L.socks = sg_calloc((size_t)L.nports, sizeof(int));
+    L.conns = sg_calloc((size_t)L.nports * 2, sizeof(*L.conns));
     L.rbuf = sg_malloc((size_t)S_BATCH * (S_DGRAM + 1));
     L.mm = sg_calloc(S_BATCH, sizeof(*L.mm));
     L.iov = sg_calloc(S_BATCH, sizeof(*L.iov));
     L.addrs = sg_calloc(S_BATCH, sizeof(*L.addrs));
     L.obuf = sg_malloc(S_BATCH * 2048);
-    L.sinkfd = -1;
-    if (s_addr(L.to, &dst) != 0 ||
-        inet_pton(AF_INET, L.src, &me.sin_addr) != 1) {
-        fprintf(stderr, "sg_load: bad --to or --src\n");
-        return 2;
-    }
-    me.sin_family = AF_INET;
-    me.sin_port = 0;
-    if (s_make(&L) != 0)
-        return 2;
+    L.uasfd = L.hlfd = -1;
     L.ep = epoll_create1(EPOLL_CLOEXEC);
-    for (long i = 0; i < L.nports; i++) {
-        if ((L.socks[i] = s_udp_socket(&me, &dst)) < 0) {
-            perror("sg_load: socket");
-            return 2;
-        }
-        ev.events = EPOLLIN;
-        ev.data.u64 = (uint64_t)i;
-        epoll_ctl(L.ep, EPOLL_CTL_ADD, L.socks[i], &ev);
+    if (L.transport == S_HTTP && L.window > L.nports)
+        L.window = L.nports; /* one request outstanding per connection */
+    if (s_addr(L.to, &dst) != 0) {
+        fprintf(stderr, "sg_load: bad --to\n");
+        return 2;
     }
-    if (L.sink != NULL) {
-        struct sockaddr_in sa;
-        if (s_addr(L.sink, &sa) != 0 ||
-            (L.sinkfd = s_udp_socket(&sa, NULL)) < 0) {
-            fprintf(stderr, "sg_load: --sink %s: cannot bind\n", L.sink);
-            return 2;
-        }
-        ev.events = EPOLLIN;
-        ev.data.u64 = (uint64_t)-1;
-        epoll_ctl(L.ep, EPOLL_CTL_ADD, L.sinkfd, &ev);
-    }
-
-    /* Warm-up: the first message alone (the gateway fetches the chain),
-     * then one per socket so every ingest process has it too. */
-    t0 = sg_clock_mono_us();
-    for (next = 0; next < L.count && next < L.nports + 1; next++) {
-        if (next == 1) {
-            while (L.reqs[0].code == 0 && sg_clock_mono_us() - t0 < 10000000) {
-                struct epoll_event evs[8];
-                int n = epoll_wait(L.ep, evs, 8, 50);
-                for (int k = 0; k < n; k++)
-                    s_read(&L,
-                           evs[k].data.u64 == (uint64_t)-1
-                               ? L.sinkfd
-                               : L.socks[evs[k].data.u64],
-                           evs[k].data.u64 == (uint64_t)-1);
-                if (L.reqs[0].code == 0 && sg_clock_mono_us() - t0 > 2000000 &&
-                    L.reqs[0].tries < 2)
-                    s_send(&L, 0, sg_clock_mono_us());
-            }
-            if (L.reqs[0].code != 202) {
-                fprintf(stderr,
-                        "sg_load: warm-up message answered %d, not "
-                        "202\n",
-                        L.reqs[0].code);
-                return 1;
-            }
-        }
-        L.reqs[next].sock = (int)(next % L.nports);
-        s_send(&L, next, sg_clock_mono_us());
-    }
-    L.sent = next;
-    while (L.answered < L.sent && sg_clock_mono_us() - t0 < 10000000) {
-        struct epoll_event evs[64];
-        int n = epoll_wait(L.ep, evs, 64, 50);
-        for (int k = 0; k < n; k++)
-            s_read(&L,
-                   evs[k].data.u64 == (uint64_t)-1 ? L.sinkfd
-                                                   : L.socks[evs[k].data.u64],
-                   evs[k].data.u64 == (uint64_t)-1);
-    }
-    if (L.sink != NULL) {
-        /* The warm-up's deliveries too, so the timed part starts clean. */
-        while (L.delivered < L.ok && sg_clock_mono_us() - t0 < 20000000) {
-            struct epoll_event evs[64];
-            int n = epoll_wait(L.ep, evs, 64, 50);
-            for (int k = 0; k < n; k++)
-                s_read(&L,
-                       evs[k].data.u64 == (uint64_t)-1
-                           ? L.sinkfd
-                           : L.socks[evs[k].data.u64],
-                       evs[k].data.u64 == (uint64_t)-1);
-        }
-    }
-    long warm = L.sent, warm_ok = L.ok, warm_dlv = L.delivered;
+    if (s_open_sinks(&L) != 0 || s_open_conns(&L, L.src, 0, &dst) != 0 ||
+        (L.csrc != NULL && s_open_conns(&L, L.csrc, 1, &dst) != 0))
+        return 2;
+    warm = (L.ncerts > L.nports ? L.ncerts : L.nports) + 1;
+    if (warm > L.count / 2)
+        warm = L.count / 2;
+    if (s_make(&L, warm) != 0)
+        return 2;
+    if (s_warm_up(&L, warm) != 0)
+        return 1;
+    long warm_ok = L.ok, warm_dlv = L.delivered, warm_ans = L.answered;
+    long warm_un = L.unanswered;
 
     if (L.run_dir != NULL)
         s_procs_from_run_dir(&L);
     for (int i = 0; i < L.nprocs; i++)
         L.procs[i].t0 = s_cpu_ticks(L.procs[i].pid);
     self0 = s_cpu_self();
+    memset(L.codes, 0, sizeof(L.codes));
+    L.other = 0;
 
     /* The timed part. */
     t0 = sg_clock_mono_us();
-    deadline = t0 + 600000000ull;
-    long rtx_scan = warm;
+    deadline = t0 + 900000000ull;
+    next = L.sent;
+    scan = warm;
     for (;;) {
         uint64_t now = sg_clock_mono_us();
         int timeout = 5;
-        struct epoll_event evs[256];
-        int n;
+        long before = L.answered + L.unanswered;
 
         while (next < L.count && outstanding < L.window) {
             if (L.rate > 0 && now - t0 < (uint64_t)((double)(next - warm) *
@@ -691,41 +1434,20 @@ main(int argc, char **argv)
                 timeout = 1;
                 break;
             }
-            s_send(&L, next, now);
+            if (s_send(&L, next, now) != 0)
+                break;
             next++;
             outstanding++;
             L.sent++;
         }
-        if (next == L.count && t_sent == 0)
-            t_sent = now;
-        n = epoll_wait(L.ep, evs, 256, timeout);
-        for (int k = 0; k < n; k++) {
-            long before = L.answered;
-            int sink = evs[k].data.u64 == (uint64_t)-1;
-            s_read(&L, sink ? L.sinkfd : L.socks[evs[k].data.u64], sink);
-            outstanding -= L.answered - before;
-        }
+        s_poll(&L, timeout);
         now = sg_clock_mono_us();
-        /* Retransmissions (Timer A) and give-ups, oldest first. */
-        while (rtx_scan < next && L.reqs[rtx_scan].next_rtx == 0)
-            rtx_scan++;
-        for (long i = rtx_scan; i < next && i < rtx_scan + 4096; i++) {
-            s_req *r = &L.reqs[i];
-            if (r->next_rtx == 0 || r->next_rtx > now)
-                continue;
-            if (r->tries > S_RTX_MAX) {
-                r->next_rtx = 0;
-                L.unanswered++;
-                outstanding--;
-                continue;
-            }
-            L.rtx++;
-            s_send(&L, i, now);
-        }
+        s_timers(&L, &scan, next, now);
+        outstanding -= L.answered + L.unanswered - before;
         if (L.answered + L.unanswered >= L.count) {
             if (t_acc == 0)
                 t_acc = now;
-            if (L.sink == NULL || L.delivered >= L.ok ||
+            if ((L.sink == NULL && L.hsink == NULL) || L.delivered >= L.ok ||
                 now - t_acc > (uint64_t)L.drain_s * 1000000)
                 break;
         }
@@ -733,25 +1455,36 @@ main(int argc, char **argv)
             break;
     }
     t_end = sg_clock_mono_us();
-    for (int i = 0; i < L.nprocs; i++)
+    for (int i = 0; i < L.nprocs; i++) {
         L.procs[i].t1 = s_cpu_ticks(L.procs[i].pid);
+        s_mem_kb(L.procs[i].pid, &L.procs[i].hwm_kb, &L.procs[i].rss_kb);
+    }
     self1 = s_cpu_self();
 
     /* Figures. */
     long n_ok = L.ok - warm_ok, n_dlv = L.delivered - warm_dlv;
+    long n_ans = L.answered - warm_ans, n_un = L.unanswered - warm_un;
+    long n = L.count - warm, unexpected = 0, invalid_dlv = 0;
     uint64_t *lat = sg_calloc((size_t)L.count, sizeof(uint64_t));
     uint64_t *dl = sg_calloc((size_t)L.count, sizeof(uint64_t));
     size_t nl = 0, nd = 0;
     uint64_t last_ans = t0, last_dlv = t0;
-    long lost = 0;
+    long lost = 0, kinds[K_N] = {0};
+    int sinks = L.sink != NULL || L.hsink != NULL;
 
     for (long i = warm; i < L.count; i++) {
         s_req *r = &L.reqs[i];
+        int valid = r->kind == K_VERIFIED || r->kind == K_SIGNED;
+        kinds[r->kind]++;
+        if (r->code != 0 && (valid ? r->code != 202 : r->code == 202))
+            unexpected++;
+        if (!valid && r->ndlv > 0)
+            invalid_dlv++;
         if (r->code == 202) {
             lat[nl++] = r->ans_us - r->sent_us;
             if (r->ans_us > last_ans)
                 last_ans = r->ans_us;
-            if (L.sink != NULL && r->ndlv == 0)
+            if (sinks && r->ndlv == 0)
                 lost++;
         }
         if (r->ndlv > 0) {
@@ -766,44 +1499,58 @@ main(int argc, char **argv)
     double dsecs = (double)(last_dlv - t0) / 1e6;
     double hz = (double)sysconf(_SC_CLK_TCK), cpu = 0;
     double raw = s_raw_verify_rate();
+    double acc_s = secs > 0 ? (double)n_ok / secs : 0.0;
+    double dlv_s = dsecs > 0 ? (double)n_dlv / dsecs : 0.0;
 
     for (int i = 0; i < L.nprocs; i++)
         cpu += (double)(L.procs[i].t1 - L.procs[i].t0) / hz;
 
-    printf("sg_load %s\n", L.label);
-    printf("messages        %ld sent (+%ld warm-up), %ld x 202, %ld other, "
-           "%ld unanswered, %ld retransmissions\n",
-           L.count - warm, warm, n_ok, L.other, L.unanswered, L.rtx);
+    printf("sg_load %s (%s)\n", L.label, L.transport_s);
+    printf("messages        %ld sent (+%ld warm-up): %ld verified, %ld "
+           "signed, %ld tampered, %ld stale; bodies %ld..%ld B; %ld "
+           "certificates\n",
+           n, warm, kinds[K_VERIFIED], kinds[K_SIGNED], kinds[K_TAMPERED],
+           kinds[K_STALE], L.bodymin, L.bodymax, L.ncerts > 0 ? L.ncerts : 1);
+    printf("answers         %ld x 202, %ld other, %ld unanswered, %ld "
+           "retransmissions, %ld unexpected\n",
+           n_ok, n_ans - n_ok, n_un, L.rtx, unexpected);
+    for (int k = 0; k < K_N; k++)
+        for (int c = 0; c < S_CODES; c++)
+            if (L.codes[k][c] > 0)
+                printf("  %-9s %d  %ld\n", s_kind_name[k], c, L.codes[k][c]);
     if (L.rate > 0)
         printf("offered         %ld msg/s (fixed)\n", L.rate);
     else
         printf("offered         as fast as %ld outstanding allow\n", L.window);
-    printf("accepted        %.0f msg/s over %.2f s\n",
-           secs > 0 ? (double)n_ok / secs : 0.0, secs);
+    printf("accepted        %.0f msg/s over %.2f s\n", acc_s, secs);
     printf("time to 202     p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max "
            "%.2f ms\n",
            s_pct(lat, nl, 0.5), s_pct(lat, nl, 0.9), s_pct(lat, nl, 0.99),
            s_pct(lat, nl, 0.999), nl ? (double)lat[nl - 1] / 1000.0 : 0.0);
-    if (L.sink != NULL) {
-        printf("delivered       %.0f msg/s (%ld over %.2f s)\n",
-               dsecs > 0 ? (double)n_dlv / dsecs : 0.0, n_dlv, dsecs);
-        printf("send->delivery  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms\n",
+    if (sinks) {
+        printf("delivered       %.0f msg/s (%ld over %.2f s)\n", dlv_s, n_dlv,
+               dsecs);
+        printf("send->delivery  p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  "
+               "max %.2f ms\n",
                s_pct(dl, nd, 0.5), s_pct(dl, nd, 0.9), s_pct(dl, nd, 0.99),
-               nd ? (double)dl[nd - 1] / 1000.0 : 0.0);
+               s_pct(dl, nd, 0.999), nd ? (double)dl[nd - 1] / 1000.0 : 0.0);
         printf("loss            %ld accepted but not delivered; duplicates "
-               "%ld same Call-ID, %ld other Call-ID; %ld unknown\n",
-               lost, L.dups_same, L.dups_other, L.dlv_unknown);
+               "%ld same id, %ld other id; %ld unknown; %ld invalid "
+               "delivered\n",
+               lost, L.dups_same, L.dups_other, L.dlv_unknown, invalid_dlv);
     }
     for (int i = 0; i < L.nprocs; i++) {
         double c = (double)(L.procs[i].t1 - L.procs[i].t0) / hz;
-        printf("cpu %-12s %.2f s, %.1f us per accepted message\n",
-               L.procs[i].name, c, n_ok > 0 ? c * 1e6 / (double)n_ok : 0.0);
+        printf("cpu %-12s %.2f s, %.1f us per accepted message; peak RSS "
+               "%ld kB, now %ld kB\n",
+               L.procs[i].name, c, n_ok > 0 ? c * 1e6 / (double)n_ok : 0.0,
+               L.procs[i].hwm_kb, L.procs[i].rss_kb);
     }
     if (L.nprocs > 0 && n_ok > 0)
         printf("gateway CPU     %.1f us per accepted message (%d processes)\n",
                cpu * 1e6 / (double)n_ok, L.nprocs);
     printf("load generator  %.1f us per message\n",
-           (self1 - self0) * 1e6 / (double)(L.count - warm));
+           (self1 - self0) * 1e6 / (double)n);
     printf("raw OpenSSL     %.0f ECDSA P-256 verify/s on one core (now)\n",
            raw);
 
@@ -813,40 +1560,60 @@ main(int argc, char **argv)
             perror(L.json);
         } else {
             fprintf(f,
-                    "{\"label\": \"%s\", \"count\": %ld, \"rate\": %ld, "
-                    "\"window\": %ld, \"ports\": %ld, \"accepted\": %ld, "
-                    "\"other\": %ld, \"unanswered\": %ld, "
-                    "\"retransmissions\": %ld, \"accepted_per_s\": %.0f, "
-                    "\"t202_ms\": {\"p50\": %.3f, \"p90\": %.3f, "
-                    "\"p99\": %.3f, \"p999\": %.3f, \"max\": %.3f}",
-                    L.label, L.count - warm, L.rate, L.window, L.nports, n_ok,
-                    L.other, L.unanswered, L.rtx,
-                    secs > 0 ? (double)n_ok / secs : 0.0, s_pct(lat, nl, 0.5),
-                    s_pct(lat, nl, 0.9), s_pct(lat, nl, 0.99),
-                    s_pct(lat, nl, 0.999),
-                    nl ? (double)lat[nl - 1] / 1000.0 : 0.0);
-            if (L.sink != NULL)
+                    "{\"label\": \"%s\", \"transport\": \"%s\", "
+                    "\"count\": %ld, \"warm_up\": %ld, \"rate\": %ld, "
+                    "\"window\": %ld, \"ports\": %ld, \"certs\": %ld, "
+                    "\"body_min\": %ld, \"body_max\": %ld, \"mix\": {",
+                    L.label, L.transport_s, n, warm, L.rate, L.window, L.nports,
+                    L.ncerts > 0 ? L.ncerts : 1, L.bodymin, L.bodymax);
+            for (int k = 0; k < K_N; k++)
+                fprintf(f, "%s\"%s\": %ld", k ? ", " : "", s_kind_name[k],
+                        kinds[k]);
+            fprintf(f, "}, \"answers\": {");
+            for (int k = 0; k < K_N; k++) {
+                int first = 1;
+                fprintf(f, "%s\"%s\": {", k ? ", " : "", s_kind_name[k]);
+                for (int c = 0; c < S_CODES; c++)
+                    if (L.codes[k][c] > 0) {
+                        fprintf(f, "%s\"%d\": %ld", first ? "" : ", ", c,
+                                L.codes[k][c]);
+                        first = 0;
+                    }
+                fprintf(f, "}");
+            }
+            fprintf(f,
+                    "}, \"accepted\": %ld, \"unanswered\": %ld, "
+                    "\"retransmissions\": %ld, \"unexpected\": %ld, "
+                    "\"accepted_per_s\": %.0f, ",
+                    n_ok, n_un, L.rtx, unexpected, acc_s);
+            s_json_pct(f, "t202_ms", lat, nl);
+            if (sinks) {
+                fprintf(f, ", \"delivered\": %ld, \"delivered_per_s\": %.0f, ",
+                        n_dlv, dlv_s);
+                s_json_pct(f, "delivery_ms", dl, nd);
                 fprintf(f,
-                        ", \"delivered\": %ld, \"delivered_per_s\": %.0f, "
-                        "\"delivery_ms\": {\"p50\": %.3f, \"p90\": %.3f, "
-                        "\"p99\": %.3f, \"max\": %.3f}, \"lost\": %ld, "
-                        "\"dups_same_callid\": %ld, \"dups_other_callid\": "
-                        "%ld",
-                        n_dlv, dsecs > 0 ? (double)n_dlv / dsecs : 0.0,
-                        s_pct(dl, nd, 0.5), s_pct(dl, nd, 0.9),
-                        s_pct(dl, nd, 0.99),
-                        nd ? (double)dl[nd - 1] / 1000.0 : 0.0, lost,
-                        L.dups_same, L.dups_other);
-            fprintf(f, ", \"cpu_s\": {");
-            for (int i = 0; i < L.nprocs; i++)
-                fprintf(f, "%s\"%s\": %.3f", i ? ", " : "", L.procs[i].name,
-                        (double)(L.procs[i].t1 - L.procs[i].t0) / hz);
+                        ", \"lost\": %ld, \"dups_same_id\": %ld, "
+                        "\"dups_other_id\": %ld, \"unknown\": %ld, "
+                        "\"invalid_delivered\": %ld",
+                        lost, L.dups_same, L.dups_other, L.dlv_unknown,
+                        invalid_dlv);
+            }
+            fprintf(f, ", \"procs\": {");
+            for (int i = 0; i < L.nprocs; i++) {
+                double c = (double)(L.procs[i].t1 - L.procs[i].t0) / hz;
+                fprintf(f,
+                        "%s\"%s\": {\"cpu_s\": %.3f, \"cpu_us_per_msg\": "
+                        "%.1f, \"peak_rss_kb\": %ld, \"rss_kb\": %ld}",
+                        i ? ", " : "", L.procs[i].name, c,
+                        n_ok > 0 ? c * 1e6 / (double)n_ok : 0.0,
+                        L.procs[i].hwm_kb, L.procs[i].rss_kb);
+            }
             fprintf(f,
                     "}, \"gateway_cpu_us_per_msg\": %.1f, "
                     "\"loadgen_cpu_us_per_msg\": %.1f, "
                     "\"raw_verify_per_s\": %.0f, \"elapsed_s\": %.3f}\n",
                     n_ok > 0 ? cpu * 1e6 / (double)n_ok : 0.0,
-                    (self1 - self0) * 1e6 / (double)(L.count - warm), raw,
+                    (self1 - self0) * 1e6 / (double)n, raw,
                     (double)(t_end - t0) / 1e6);
             fclose(f);
         }
@@ -856,5 +1623,5 @@ main(int argc, char **argv)
     sg_free(L.reqs);
     sg_free(lat);
     sg_free(dl);
-    return 0;
+    return unexpected > 0 || invalid_dlv > 0 ? 3 : 0;
 }

@@ -1293,6 +1293,9 @@ s_http_access(void *cls, struct MHD_Connection *conn, const char *url,
                         s_http_text("{\"error\":\"not found\"}"));
 }
 
+static void s_http_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 s_http_log(void *cls, const char *fmt, va_list ap)
 {

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "lib/sg_log.h"
 
@@ -519,12 +520,35 @@ store_db_begin(store_db *self, MDB_txn **txn)
     return SG_OK;
 }
 
+/*
+ * LMDB reports a short pwrite as EIO, and on a full filesystem a page
+ * write is short rather than failing with ENOSPC: so EIO with less than
+ * 1 MiB left on the store's filesystem is taken for a full disk.
+ */
+static int
+s_disk_full(store_db *self)
+{
+    const char *dir = NULL;
+    struct statvfs st;
+
+    if (mdb_env_get_path(self->env, &dir) != 0 || statvfs(dir, &st) != 0)
+        return 0;
+    return (uint64_t)st.f_bavail * st.f_frsize < (1u << 20);
+}
+
 sg_rc
 store_db_commit(store_db *self, MDB_txn **txn)
 {
     int rc = mdb_txn_commit(*txn);
 
     *txn = NULL;
+    if (rc == ENOSPC || rc == EDQUOT || (rc == EIO && s_disk_full(self))) {
+        /* LMDB writes the data pages before the meta page: a write that
+         * failed for space left the last committed state intact. */
+        sg_warn(S_PLACE, "mdb_txn_commit: %s (filesystem full)",
+                mdb_strerror(rc));
+        return SG_REFUSED;
+    }
     if (rc != 0)
         return s_lmdb(rc, "mdb_txn_commit");
     return SG_OK;

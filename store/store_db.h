@@ -49,8 +49,10 @@ sg_rc store_db_begin(store_db *self, MDB_txn **txn) SG_WUR;
 /*
  * Commit durably (never MDB_NOSYNC).  SG_OK only when mdb_txn_commit
  * returned 0: only then may anything in the transaction be acknowledged.
- * SG_AGAIN when the commit itself ran out of map.  The transaction is
- * gone either way.
+ * SG_AGAIN when the commit itself ran out of map; SG_REFUSED when the
+ * filesystem is full (ENOSPC, EDQUOT: nothing of it is on disk, the
+ * previous commit stays the database, and a smaller transaction or freed
+ * space may pass).  The transaction is gone either way.
  */
 sg_rc store_db_commit(store_db *self, MDB_txn **txn) SG_WUR;
 void store_db_abort(MDB_txn **txn);

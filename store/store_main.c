@@ -851,6 +851,22 @@ s_batch(s_store *s)
              * and nothing is acknowledged; a restart is the honest fix. */
             sg_fatal(S_PLACE, "write transaction failed; exiting");
         }
+        /*
+         * SG_REFUSED: the filesystem is full.  Growing the map would not
+         * help; shed the STOREs (503 at ingest), then the other work, as
+         * at --map-max, and wait for an operator to free space.
+         */
+        if (rc == SG_REFUSED && has_adds && !refuse_adds) {
+            refuse_adds = 1;
+            continue;
+        }
+        if (rc == SG_REFUSED && !no_work) {
+            no_work = 1;
+            continue;
+        }
+        if (rc == SG_REFUSED)
+            sg_fatal(S_PLACE, "filesystem full with nothing to write; "
+                              "exiting");
         /* SG_AGAIN: the map is full.  Grow (STOREs up to map-max, the
          * draining work up to the reserve), else shed the STOREs. */
         rc = store_db_grow(s->db, has_adds && !refuse_adds ? s->o.map_max

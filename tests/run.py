@@ -345,6 +345,8 @@ def main():
           'tests/cli/test_config.py', args.build)
     timed('vectors', step_script, tally, args, env, 'vectors',
           'tests/cli/vectors.py', args.build)
+    timed('ops-docs', step_script, tally, args, env, 'ops-docs',
+          'tests/cli/test_ops_docs.py', args.build)
     if not args.quick and os.path.exists(os.path.join(args.asan_build, 'cli',
                                                       'stirgate')):
         # The same cases under ASan/UBSan: memory errors in the CLI paths.

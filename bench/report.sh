@@ -1,0 +1,258 @@
+#!/bin/bash
+# bench/report.sh - the benchmark suite in one command, and its report.
+# Not a test: it measures and writes figures; it asserts nothing.
+#
+#   bash bench/report.sh [--quick] [--build DIR] [--out DIR]
+#
+# Builds the release mode, then, all on 127.0.0.1 with ports chosen free:
+#
+#   1. references of this machine, now: raw OpenSSL ECDSA P-256 verify and
+#      sign per core and stirgate's PASSporT verify/sign (bench_stir), the
+#      durable LMDB commit rate and STORE->STORED (bench_store);
+#   2. offered-load sweeps end to end (SIP UDP in, verified with cached
+#      certificates or signed for a customer, durable store, SIP out to
+#      bench/sg_load's UAS): throughput, time to 202 and send -> delivery
+#      percentiles, CPU per message by stage;
+#   3. the realistic mix (300 certificates, 20% customer messages, 4%
+#      invalid, bodies 160..4096 B) over SIP UDP, SIP TCP and the HTTP API
+#      (delivered to the SIP UAS, or to sg_load's webhook sink for the API);
+#   4. downstream down: messages queued to a route whose peer refuses
+#      connections; resident memory per process and the store's bytes per
+#      queued 160-byte message, and the cost per delivered message with
+#      0 / Q1 / Q2 messages queued;
+#   5. cost per message against the number of distinct cached chains.
+#
+# Writes OUT/REPORT.md (default docs/perf), the PNG plots (gnuplot) and the
+# JSON of every run under OUT/json/.  The load average and the raw verify
+# rate of the same run are printed in the report so that figures from a
+# shared machine can be read as ratios.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=build/release
+OUT=docs/perf
+QUICK=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) QUICK=1; shift ;;
+    --build) BUILD=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    *) echo "usage: $0 [--quick] [--build DIR] [--out DIR]" >&2; exit 2 ;;
+    esac
+done
+
+cd "$ROOT"
+echo "report: building $BUILD (release)"
+scons -Q -j2 mode=release builddir="$BUILD" >/dev/null
+B="$ROOT/$BUILD"
+mkdir -p "$OUT/json"
+OUT=$(cd "$OUT" && pwd)
+J="$OUT/json"
+rm -f "$J"/*.json
+T=$(mktemp -d /tmp/sg-report.XXXXXX)
+MASTER=
+T_START=$(date +%s)
+
+if [ "$QUICK" = 1 ]; then
+    SECS=2; RATES="2000 8000"; SIGNED_RATES="5000"; Q1=2000; Q2=10000
+    CERTS="10 1000"; MAXN=20000
+else
+    SECS=5; RATES="1000 2000 5000 8000 12000"; SIGNED_RATES="2000 5000 12000"
+    Q1=10000; Q2=100000; CERTS="10 1000 10000"; MAXN=40000
+fi
+
+cleanup() {
+    stop_gateway
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+p = s.getsockname()[1]
+t.bind(("127.0.0.1", p)); print(p)'
+}
+
+"$B/cli/stirgate" pki demo "$T/pki" >/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/pki/tls.key" -subj /CN=127.0.0.1 2>/dev/null |
+    openssl x509 -req -CA "$T/pki/ca.pem" -CAkey "$T/pki/ca.key" -days 2 \
+        -extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n') \
+        -out "$T/pki/tls.pem" 2>/dev/null
+chmod 600 "$T/pki/tls.key"
+
+SIP=$(free_port)
+HTTP=$(free_port)
+HTTPS=$(free_port)
+UAS=$(free_port)
+HOOK=$(free_port)
+DEAD=$(free_port)
+X5U="https://127.0.0.1:$HTTPS/certs/chain.pem"
+X5U_BASE="https://127.0.0.1:$HTTPS/peer/"
+
+# Routes by destination: 1202555999x nowhere (a port nobody listens on:
+# the connection is refused at once, and the retry is an hour away, so
+# those messages stay queued), 1202555888x to the webhook sink, the rest
+# to the SIP UAS.
+start_gateway() { # DATA
+    cat >"$T/gw.json" <<JSON
+{
+  "node": {"data_dir": "$1", "run_dir": "$1/run", "log_level": "info",
+           "default_cc": "1"},
+  "sip": {"udp": ["127.0.0.1:$SIP"], "tcp": ["127.0.0.1:$SIP"]},
+  "http": {"listen": "127.0.0.1:$HTTP", "tls_listen": "127.0.0.1:$HTTPS",
+           "tls_cert": "$T/pki/tls.pem", "tls_key": "$T/pki/tls.key"},
+  "sign": {"key": "$T/pki/signer.key", "x5u": "$X5U",
+           "chain": "$T/pki/chain.pem", "publish": true},
+  "verify": {"trust": "$T/pki/ca.pem"},
+  "x5u": {"allow_loopback": true, "tls_ca": "$T/pki/ca.pem"},
+  "ingest": {"processes": 2},
+  "store": {"backoff_min": "1h", "backoff_max": "1h"},
+  "delivery": {"workers": 2, "sip_t1_ms": 500},
+  "routes": [{"name": "down", "match_prefix": "1202555999",
+              "sip": "tcp:127.0.0.1:$DEAD"},
+             {"name": "hook", "match_prefix": "1202555888",
+              "webhook": "http://127.0.0.1:$HOOK/messages",
+              "concurrency": 256},
+             {"name": "uas", "sip": "udp:127.0.0.1:$UAS",
+              "concurrency": 512}],
+  "peers": [{"name": "bench-interconnect", "kind": "interconnect",
+             "sip": ["127.0.0.2/32"]},
+            {"name": "bench-customer", "kind": "customer",
+             "sip": ["127.0.0.3/32"]}]
+}
+JSON
+    mkdir -p "$1"
+    "$B/cli/stirgate" run -c "$T/gw.json" >"$1.log" 2>&1 &
+    MASTER=$!
+    GW_DATA=$1
+    for _ in $(seq 1 200); do
+        n=$( (ls "$1/run"/stage-deliver-*.pid 2>/dev/null || true) | wc -l)
+        if [ "$n" -ge 2 ] &&
+            python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $HTTP), 0.2)" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "report: the gateway did not start; its log:" >&2
+    tail -20 "$1.log" >&2
+    exit 1
+}
+
+stop_gateway() {
+    if [ -n "$MASTER" ] && kill -0 "$MASTER" 2>/dev/null; then
+        kill -TERM "$MASTER"
+        wait "$MASTER" || true
+    fi
+    MASTER=
+}
+
+# load NAME ARGS...: one sg_load run against the running gateway.  With
+# SG_PERF=DIR in the environment, the "max" runs are profiled: perf
+# record -g on every stage for SG_PERF_SECS (default 6) seconds, into
+# DIR/NAME-STAGE.data (perf report -i FILE --no-children).
+load() {
+    local name=$1
+    shift
+    mkdir -p "$GW_DATA/x5u"
+    if [ -n "${SG_PERF:-}" ] && [ "${name%-0}" != "$name" ]; then
+        mkdir -p "$SG_PERF"
+        (sleep 4
+         for f in "$GW_DATA"/run/stage-*.pid; do
+             st=$(basename "$f" .pid)
+             perf record -q -g -p "$(cat "$f")" \
+                 -o "$SG_PERF/$name-${st#stage-}.data" \
+                 -- sleep "${SG_PERF_SECS:-6}" >/dev/null 2>&1 &
+         done
+         wait) &
+    fi
+    "$B/bench/sg_load" --to "127.0.0.1:$SIP" --src 127.0.0.2 \
+        --label "$name" --run-dir "$GW_DATA/run" --json "$J/$name.json" \
+        "$@" 2>&1 | grep -v '^sg_load: prepared' |
+        sed -n '1,3p;/^offered/,$p' | sed 's/^/  /' || true
+}
+
+certs_args() { # N
+    echo --certs "$1" --ca "$T/pki" --x5u-base "$X5U_BASE" \
+        --seed-x5u "$GW_DATA/x5u"
+}
+
+echo "report: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+cut -d' ' -f1-3 /proc/loadavg >"$T/load0"
+
+# ---- 1. references -------------------------------------------------------
+echo "report: references (bench_stir, bench_store)"
+"$B/bench/bench_stir" --json --seconds 1 --rounds 2 >"$J/ref-stir.json"
+"$B/bench/bench_store" --json --n 2000 >"$J/ref-store.json" 2>/dev/null ||
+    echo '{}' >"$J/ref-store.json"
+
+# ---- 2. sweeps -----------------------------------------------------------
+echo "report: verified sweep (SIP UDP in and out, 300 certificates)"
+start_gateway "$T/sweep"
+for r in $RATES 0; do
+    n=$((r * SECS)); [ "$r" = 0 ] && n=$MAXN
+    load "verified-$r" --rate "$r" --count "$n" --window 400 \
+        --sink "127.0.0.1:$UAS" $(certs_args 300)
+done
+stop_gateway
+echo "report: signed sweep (customer over SIP UDP, SIP out)"
+start_gateway "$T/signed"
+for r in $SIGNED_RATES 0; do
+    n=$((r * SECS)); [ "$r" = 0 ] && n=$MAXN
+    load "signed-$r" --rate "$r" --count "$n" --window 400 \
+        --customer-src 127.0.0.3 --customer-pct 100 \
+        --key "$T/pki/signer.key" --x5u "$X5U" --sink "127.0.0.1:$UAS"
+done
+stop_gateway
+
+# ---- 3. the realistic mix over each transport ----------------------------
+echo "report: the mix over SIP UDP, SIP TCP and the HTTP API"
+start_gateway "$T/mix"
+MIX="--customer-src 127.0.0.3 --customer-pct 20 --invalid-pct 4 --bodymin 160 --bodymax 4096"
+load mix-udp --rate 3000 --count $((3000 * SECS)) --window 400 $MIX \
+    --sink "127.0.0.1:$UAS" $(certs_args 300)
+load mix-tcp --transport tcp --ports 8 --rate 3000 --count $((3000 * SECS)) \
+    --window 400 $MIX --sink "127.0.0.1:$UAS" $(certs_args 300)
+load mix-http --to "127.0.0.1:$HTTP" --transport http --ports 64 \
+    --rate 2000 --count $((2000 * SECS)) $MIX --dest 12025558881 \
+    --http-sink "127.0.0.1:$HOOK" $(certs_args 300)
+stop_gateway
+
+# ---- 4. downstream down: memory, disk, cost against queued ----------------
+echo "report: downstream down ($Q2 messages queued)"
+start_gateway "$T/queue"
+du_store() { du -b "$GW_DATA/store/data.mdb" | cut -f1; }
+load queued-0 --count 20000 --window 400 --sink "127.0.0.1:$UAS" \
+    $(certs_args 10)
+d0=$(du_store)
+load fill-1 --count "$Q1" --window 400 --dest 12025559991 $(certs_args 10)
+load queued-$Q1 --count 20000 --window 400 --sink "127.0.0.1:$UAS" \
+    $(certs_args 10)
+d1=$(du_store)
+load fill-2 --count $((Q2 - Q1)) --window 400 --dest 12025559991 \
+    $(certs_args 10)
+d2=$(du_store)
+load queued-$Q2 --count 20000 --window 400 --sink "127.0.0.1:$UAS" \
+    $(certs_args 10)
+"$B/cli/stirgate" queue list --run-dir "$GW_DATA/run" 2>/dev/null |
+    wc -l >"$T/qlen" || echo 0 >"$T/qlen"
+echo "{\"q1\": $Q1, \"q2\": $Q2, \"du_0\": $d0, \"du_q1\": $d1, \"du_before_fill2\": $d1, \"du_q2\": $d2}" >"$J/queue-disk.json"
+stop_gateway
+
+# ---- 5. distinct cached chains -------------------------------------------
+echo "report: cost against distinct cached chains ($CERTS)"
+for c in $CERTS; do
+    start_gateway "$T/certs-$c"
+    load "certs-$c" --count 20000 --window 400 --sink "127.0.0.1:$UAS" \
+        $(certs_args "$c")
+    stop_gateway
+done
+
+cut -d' ' -f1-3 /proc/loadavg >"$T/load1"
+echo "report: writing $OUT/REPORT.md and plots"
+python3 "$ROOT/bench/report_md.py" "$OUT" "$(cat "$T/load0")" \
+    "$(cat "$T/load1")" "$(nproc)" "$(uname -r)" \
+    "$(($(date +%s) - T_START))" "$RATES" "$SIGNED_RATES" "$Q1" "$Q2" \
+    "$CERTS"
+echo "report: done in $(($(date +%s) - T_START)) s: $OUT/REPORT.md"
