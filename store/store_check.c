@@ -31,7 +31,8 @@ typedef struct {
     uint64_t states[PROTO_STATE_MAX + 1];
 } s_check;
 
-static void s_problem(s_check *c, const char *fmt, ...) SG_PRINTF(2, 3);
+static void s_problem(s_check *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 s_problem(s_check *c, const char *fmt, ...)
