@@ -95,6 +95,31 @@ static const struct {
 
 static volatile sig_atomic_t s_stop;
 
+/*
+ * The scheduler's clock: the wall clock read once at start, advanced by
+ * the monotonic clock.  Due times, leases and lifetimes are stored as wall
+ * milliseconds (they must mean something after a restart), but an NTP or
+ * operator step of CLOCK_REALTIME while we run must neither fire every
+ * retry and lease at once (forward: jobs handed out twice) nor stall them
+ * for the size of the step (backward).  A restart re-reads the wall clock.
+ * XXX: after a step this clock differs from the wall clock by the step
+ * until the next restart (created/updated times shown by queue show, and
+ * envelope expiries set by ingest compare across the two); slewing toward
+ * the wall clock would fix it.
+ */
+static uint64_t
+s_now_ms(void)
+{
+    static uint64_t wall0, mono0;
+    uint64_t mono = sg_clock_mono_ms();
+
+    if (wall0 == 0) {
+        wall0 = sg_clock_wall_ms();
+        mono0 = mono;
+    }
+    return wall0 + (mono - mono0);
+}
+
 static void
 s_on_signal(int sig)
 {
@@ -643,7 +668,7 @@ s_jobs_clear(s_store *s, int give_back)
 static sg_rc
 s_txn(s_store *s, int refuse_adds, int no_work)
 {
-    uint64_t now = sg_clock_wall_ms(), credit;
+    uint64_t now = s_now_ms(), credit;
     MDB_txn *txn = NULL;
     size_t n;
     sg_rc rc;
@@ -802,7 +827,7 @@ s_metrics_init(const store_opts *o)
 static void
 s_metrics_tick(s_store *s, int force)
 {
-    uint64_t mono = sg_clock_mono_ms(), now = sg_clock_wall_ms(), oldest;
+    uint64_t mono = sg_clock_mono_ms(), now = s_now_ms(), oldest;
     store_db_stats st;
     MDB_txn *txn = NULL;
     int found = 0;
@@ -1224,7 +1249,7 @@ main(int argc, char **argv)
 
     /* After a restart no worker holds a lease: all of them are due now. */
     if (store_db_begin(s.db, &txn) != SG_OK ||
-        store_db_recover(s.db, txn, sg_clock_wall_ms(), &s.sc, &n) != SG_OK ||
+        store_db_recover(s.db, txn, s_now_ms(), &s.sc, &n) != SG_OK ||
         store_db_next_event(s.db, txn, &s.next_timer_ms, &s.next_due_ms) !=
             SG_OK ||
         store_db_commit(s.db, &txn) != SG_OK) {
@@ -1243,7 +1268,7 @@ main(int argc, char **argv)
             s.o.dir, store_db_map_size(s.db), s.o.map_max);
 
     while (!s_stop) {
-        uint64_t now = sg_clock_wall_ms(), wake = s.next_timer_ms;
+        uint64_t now = s_now_ms(), wake = s.next_timer_ms;
         long timeout;
         zmq_pollitem_t it = {s.sock, 0, ZMQ_POLLIN, 0};
         int pr;
@@ -1273,7 +1298,7 @@ main(int argc, char **argv)
             if (r > 0)
                 s.nreqs++;
         }
-        now = sg_clock_wall_ms();
+        now = s_now_ms();
         if (s.nreqs > 0 || s.next_timer_ms <= now ||
             (s_credit(&s) > 0 && s.next_due_ms <= now))
             s_batch(&s);

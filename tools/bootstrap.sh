@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 PKGS="scons pkg-config libzmq3-dev liblmdb-dev lmdb-utils libssl-dev openssl
 libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev python3"
 TEST_PKGS="clang libclang-rt-14-dev clang-format sip-tester gnuplot-nox
-valgrind prometheus"
+valgrind prometheus faketime"
 
 usage() {
     echo "usage: bash tools/bootstrap.sh run|test" >&2
