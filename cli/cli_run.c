@@ -749,7 +749,13 @@ s_spawn(s_master_t *m, s_stage_t *s)
         signal(SIGINT, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
+        /* SIGTERM and SIGINT stay blocked across exec until the stage has
+         * its handlers (each unblocks them then): a stop that arrives
+         * during start-up waits and is handled as a graceful stop, instead
+         * of killing a stage that has not set up its handlers yet. */
         sigemptyset(&none);
+        sigaddset(&none, SIGTERM);
+        sigaddset(&none, SIGINT);
         sigprocmask(SIG_SETMASK, &none, NULL);
         if ((null = open("/dev/null", O_RDONLY)) >= 0) {
             dup2(null, 0);
@@ -1344,11 +1350,13 @@ s_http_start(s_master_t *m)
     }
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* The logger goes first: libmicrohttpd reports problems with the
+     * options that follow it through whatever logger is set by then. */
     s_http.d = MHD_start_daemon(
-        flags, 0, NULL, NULL, s_http_access, m, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 32u,
-        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_EXTERNAL_LOGGER,
-        s_http_log, NULL, MHD_OPTION_END);
+        flags, 0, NULL, NULL, s_http_access, m, MHD_OPTION_EXTERNAL_LOGGER,
+        s_http_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+        MHD_OPTION_END);
     if (s_http.d == NULL) {
         cli_err(S_CMD, "metrics.listen %s: cannot listen (address in use?)",
                 spec);

@@ -200,6 +200,15 @@ cli_sink_main(int argc, char **argv)
     sg.sa_handler = s_on_signal;
     sigaction(SIGTERM, &sg, NULL);
     sigaction(SIGINT, &sg, NULL);
+    {
+        /* The master starts stages with these blocked (cli/cli_run.c). */
+        sigset_t stop;
+
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGINT);
+        sigprocmask(SIG_UNBLOCK, &stop, NULL);
+    }
     signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "stirgate sink: listening on http://%s/ (Ctrl-C stops)\n",
             listen_at);

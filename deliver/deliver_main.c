@@ -1771,6 +1771,15 @@ main(int argc, char **argv)
     sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll sees EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    {
+        /* The master starts stages with these blocked (cli/cli_run.c). */
+        sigset_t stop;
+
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGINT);
+        sigprocmask(SIG_UNBLOCK, &stop, NULL);
+    }
     signal(SIGPIPE, SIG_IGN);
 
     if (s_routes_setup() != 0 || s_stir_setup() != 0)

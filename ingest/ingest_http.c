@@ -702,23 +702,23 @@ s_start(ingest_http_t *h, const char *spec, int tls)
     if (tls) {
         flags |= MHD_USE_TLS;
         d = MHD_start_daemon(
-            flags, port, NULL, NULL, s_access, h, MHD_OPTION_SOCK_ADDR,
-            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+            flags, port, NULL, NULL, s_access, h, MHD_OPTION_EXTERNAL_LOGGER,
+            s_mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+            MHD_OPTION_CONNECTION_LIMIT,
             (unsigned int)h->conf->http_max_connections,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->conf->http_timeout,
             MHD_OPTION_NOTIFY_COMPLETED, s_completed, h,
-            MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, h,
             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
             MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_HTTPS_MEM_CERT,
             h->tls_cert, MHD_OPTION_END);
     } else {
         d = MHD_start_daemon(
-            flags, port, NULL, NULL, s_access, h, MHD_OPTION_SOCK_ADDR,
-            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+            flags, port, NULL, NULL, s_access, h, MHD_OPTION_EXTERNAL_LOGGER,
+            s_mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+            MHD_OPTION_CONNECTION_LIMIT,
             (unsigned int)h->conf->http_max_connections,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->conf->http_timeout,
             MHD_OPTION_NOTIFY_COMPLETED, s_completed, h,
-            MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, h,
             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
             MHD_OPTION_END);
     }

@@ -734,6 +734,15 @@ main(int argc, char **argv)
     sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll sees EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    {
+        /* The master starts stages with these blocked (cli/cli_run.c). */
+        sigset_t stop;
+
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGINT);
+        sigprocmask(SIG_UNBLOCK, &stop, NULL);
+    }
     /* A peer that closed its TCP or TLS connection must not kill us:
      * libcurl and libmicrohttpd write to sockets too. */
     signal(SIGPIPE, SIG_IGN);
