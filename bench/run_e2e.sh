@@ -19,7 +19,10 @@
 #   3. end to end, as fast as it goes, on a fresh gateway: SIP in,
 #      verified, stored, delivered over SIP to sg_load's UAS: delivered
 #      msg/s, loss and duplicates;
-#   4. end to end at the fixed --rate: send -> delivery latency.
+#   4. end to end at the fixed --rate: send -> delivery latency;
+#   5. the cost of /metrics: end to end as fast as it goes, alternately
+#      without and with a scraper fetching the master's /metrics every
+#      second (off, on, on, off on the same gateway), and the ratio.
 #
 # Each prints the CPU every gateway process used per message and the raw
 # OpenSSL verify rate of one core measured in the same run (a busy
@@ -81,6 +84,7 @@ SIP=$(free_port)
 HTTP=$(free_port)
 HTTPS=$(free_port)
 UAS=$(free_port)
+METRICS=$(free_port)
 X5U="https://127.0.0.1:$HTTPS/certs/chain.pem"
 
 write_config() { # DATA
@@ -89,6 +93,7 @@ write_config() { # DATA
   "node": {"data_dir": "$1", "run_dir": "$1/run", "log_level": "info",
            "default_cc": "1"},
   "sip": {"udp": ["127.0.0.1:$SIP"]},
+  "metrics": {"listen": "127.0.0.1:$METRICS"},
   "http": {"listen": "127.0.0.1:$HTTP", "tls_listen": "127.0.0.1:$HTTPS",
            "tls_cert": "$T/pki/tls.pem", "tls_key": "$T/pki/tls.key"},
   "sign": {"key": "$T/pki/signer.key", "x5u": "$X5U",
@@ -158,6 +163,39 @@ load e2e-max --count "$COUNT" --window 300 --sink "127.0.0.1:$UAS" \
     --run-dir "$T/b/run"
 load e2e-fixed --count $((RATE * SECS)) --rate "$RATE" \
     --sink "127.0.0.1:$UAS" --run-dir "$T/b/run"
+# 5. Off, on, on, off: the store grows with every run (delivered records
+#    are kept for status), so the order is mirrored to cancel that drift.
+scrape_run() { # NAME on|off
+    local scraper=
+    if [ "$2" = on ]; then
+        (while :; do
+            curl -s -o /dev/null "http://127.0.0.1:$METRICS/metrics" || true
+            sleep 1
+        done) &
+        scraper=$!
+    fi
+    load "$1" --count "$COUNT" --window 300 --sink "127.0.0.1:$UAS" \
+        --run-dir "$T/b/run"
+    if [ -n "$scraper" ]; then
+        kill "$scraper" 2>/dev/null || true
+        wait "$scraper" 2>/dev/null || true
+    fi
+}
+scrape_run scrape-off-1 off
+scrape_run scrape-on-1 on
+scrape_run scrape-on-2 on
+scrape_run scrape-off-2 off
+python3 - "$OUT" <<'PY'
+import json, sys
+def rate(n):
+    with open('%s/e2e-%s.json' % (sys.argv[1], n)) as f:
+        return json.load(f)['delivered_per_s']
+off = [rate('scrape-off-1'), rate('scrape-off-2')]
+on = [rate('scrape-on-1'), rate('scrape-on-2')]
+print('\n/metrics scraped every 1 s: %s delivered/s, without: %s; '
+      'ratio %.3f (target: the scrape costs < 1%%)'
+      % (on, off, sum(on) / sum(off)))
+PY
 stop_gateway
 echo
 echo "JSON in $OUT/e2e-*.json"
