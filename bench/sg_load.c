@@ -9,7 +9,7 @@
  *           --bodymax B] [--customer-src IP --customer-pct P]
  *           [--invalid-pct P] [--sink IP:PORT] [--http-sink IP:PORT]
  *           [--drain S] [--run-dir DIR] [--pid PID]... [--label TEXT]
- *           [--json FILE]
+ *           [--json FILE] [--timeline FILE]
  *
  * What it sends, all prepared before the clock starts (signing is the
  * sender's cost, not the gateway's):
@@ -153,7 +153,7 @@ typedef struct {
 typedef struct {
     /* options */
     const char *to, *src, *csrc, *keyf, *x5u, *sink, *hsink, *run_dir;
-    const char *label, *json, *orig_s, *dest_s, *ca_dir, *x5u_base;
+    const char *label, *json, *timeline, *orig_s, *dest_s, *ca_dir, *x5u_base;
     const char *seed_dir, *transport_s;
     long count, rate, window, bodymin, bodymax, nports, drain_s, ncerts;
     long customer_pct, invalid_pct;
@@ -1102,7 +1102,7 @@ s_usage(void)
           "  [--orig TN] [--dest TN] [--customer-src IP --customer-pct P]\n"
           "  [--invalid-pct P] [--sink IP:PORT] [--http-sink IP:PORT]\n"
           "  [--drain S] [--run-dir DIR] [--pid PID]... [--label TEXT]\n"
-          "  [--json FILE]\n",
+          "  [--json FILE] [--timeline FILE]\n",
           stderr);
     exit(2);
 }
@@ -1175,6 +1175,8 @@ s_opts(s_load *L, int argc, char **argv)
             L->label = v;
         else if (strcmp(a, "--json") == 0)
             L->json = v;
+        else if (strcmp(a, "--timeline") == 0)
+            L->timeline = v;
         else if (strcmp(a, "--pid") == 0 && L->nprocs < S_PROCS_MAX) {
             s_proc *p = &L->procs[L->nprocs++];
             p->pid = atoi(v);
@@ -1367,6 +1369,53 @@ s_json_pct(FILE *f, const char *name, const uint64_t *v, size_t n)
 
 int main(int argc, char **argv);
 
+/*
+ * --timeline FILE: per 100 ms of send time, the messages sent, answered
+ * 202, and the largest send->202 time among them (ms), as CSV.  Shows
+ * whether a latency tail is spread over the run or one stall.
+ */
+static void
+s_timeline(const s_load *L, const char *path, long warm, uint64_t t0)
+{
+    FILE *f = fopen(path, "w");
+    size_t nb = 0;
+    long *sent, *ok;
+    uint64_t *mx;
+
+    if (f == NULL) {
+        perror(path);
+        return;
+    }
+    for (long i = warm; i < L->count; i++)
+        if (L->reqs[i].sent_us >= t0 &&
+            (size_t)((L->reqs[i].sent_us - t0) / 100000) + 1 > nb)
+            nb = (size_t)((L->reqs[i].sent_us - t0) / 100000) + 1;
+    sent = sg_calloc(nb + 1, sizeof(*sent));
+    ok = sg_calloc(nb + 1, sizeof(*ok));
+    mx = sg_calloc(nb + 1, sizeof(*mx));
+    for (long i = warm; i < L->count; i++) {
+        const s_req *r = &L->reqs[i];
+        size_t b;
+        if (r->sent_us < t0)
+            continue;
+        b = (size_t)((r->sent_us - t0) / 100000);
+        sent[b]++;
+        if (r->code == 202) {
+            ok[b]++;
+            if (r->ans_us - r->sent_us > mx[b])
+                mx[b] = r->ans_us - r->sent_us;
+        }
+    }
+    fprintf(f, "t_s,sent,ok,max_ms\n");
+    for (size_t b = 0; b < nb; b++)
+        fprintf(f, "%.1f,%ld,%ld,%.2f\n", (double)b / 10.0, sent[b], ok[b],
+                (double)mx[b] / 1000.0);
+    fclose(f);
+    sg_free(sent);
+    sg_free(ok);
+    sg_free(mx);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1493,6 +1542,8 @@ main(int argc, char **argv)
                 last_dlv = r->dlv_us;
         }
     }
+    if (L.timeline != NULL)
+        s_timeline(&L, L.timeline, warm, t0);
     qsort(lat, nl, sizeof(*lat), s_cmp_u64);
     qsort(dl, nd, sizeof(*dl), s_cmp_u64);
     secs = (double)(last_ans - t0) / 1e6;
