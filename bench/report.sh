@@ -58,7 +58,7 @@ if [ "$QUICK" = 1 ]; then
     CERTS="10 1000"; MAXN=20000
 else
     SECS=5; RATES="1000 2000 5000 8000 12000"; SIGNED_RATES="2000 5000 12000"
-    Q1=10000; Q2=100000; CERTS="10 1000 10000"; MAXN=40000
+    Q1=100000; Q2=1000000; CERTS="10 1000 10000 100000"; MAXN=40000
 fi
 
 cleanup() {
@@ -173,9 +173,45 @@ load() {
         sed -n '1,3p;/^offered/,$p' | sed 's/^/  /' || true
 }
 
+# The leaves of N certificates are made once per report (sg_load --pki)
+# and seeded into a gateway's x5u cache directory before it starts, so
+# every ingest process loads them ahead (x5u.warm), as after a restart
+# of a gateway that has been running: the runs measure cached chains.
 certs_args() { # N
     echo --certs "$1" --ca "$T/pki" --x5u-base "$X5U_BASE" \
-        --seed-x5u "$GW_DATA/x5u"
+        --seed-x5u "$GW_DATA/x5u" --pki "$T/leaves-$1.pem"
+}
+
+prepare_pki() { # N DATA
+    mkdir -p "$2/x5u"
+    "$B/bench/sg_load" --to 127.0.0.1:9 --src 127.0.0.2 --count 2 \
+        --certs "$1" --ca "$T/pki" --x5u-base "$X5U_BASE" \
+        --seed-x5u "$2/x5u" --pki "$T/leaves-$1.pem" --prepare-only \
+        >/dev/null
+}
+
+# Wait until every ingest process has loaded N chains ahead (its
+# stirgate_x5u_cache_warmed_total in RUN_DIR/metrics), at most 10 min.
+wait_warm() { # N
+    local deadline=$(($(date +%s) + 600))
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        if python3 - "$GW_DATA/run/metrics" "$1" <<'PY'
+import glob, sys
+files = glob.glob(sys.argv[1] + '/ingest-*.prom')
+def warmed(f):
+    for line in open(f):
+        if line.startswith('stirgate_x5u_cache_warmed_total'):
+            return float(line.split()[-1])
+    return 0
+sys.exit(0 if files and all(warmed(f) >= int(sys.argv[2]) for f in files)
+         else 1)
+PY
+        then
+            return 0
+        fi
+        sleep 1
+    done
+    echo "report: chains not loaded ahead within 10 minutes" >&2
 }
 
 echo "report: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -189,7 +225,9 @@ echo "report: references (bench_stir, bench_store)"
 
 # ---- 2. sweeps -----------------------------------------------------------
 echo "report: verified sweep (SIP UDP in and out, 300 certificates)"
+prepare_pki 300 "$T/sweep"
 start_gateway "$T/sweep"
+wait_warm 300
 for r in $RATES 0; do
     n=$((r * SECS)); [ "$r" = 0 ] && n=$MAXN
     load "verified-$r" --rate "$r" --count "$n" --window 400 \
@@ -208,7 +246,9 @@ stop_gateway
 
 # ---- 3. the realistic mix over each transport ----------------------------
 echo "report: the mix over SIP UDP, SIP TCP and the HTTP API"
+prepare_pki 300 "$T/mix"
 start_gateway "$T/mix"
+wait_warm 300
 MIX="--customer-src 127.0.0.3 --customer-pct 20 --invalid-pct 4 --bodymin 160 --bodymax 4096"
 load mix-udp --rate 3000 --count $((3000 * SECS)) --window 400 $MIX \
     --sink "127.0.0.1:$UAS" $(certs_args 300)
@@ -221,7 +261,9 @@ stop_gateway
 
 # ---- 4. downstream down: memory, disk, cost against queued ----------------
 echo "report: downstream down ($Q2 messages queued)"
+prepare_pki 10 "$T/queue"
 start_gateway "$T/queue"
+wait_warm 10
 du_store() { du -b "$GW_DATA/store/data.mdb" | cut -f1; }
 load queued-0 --count 20000 --window 400 --sink "127.0.0.1:$UAS" \
     $(certs_args 10)
@@ -243,7 +285,10 @@ stop_gateway
 # ---- 5. distinct cached chains -------------------------------------------
 echo "report: cost against distinct cached chains ($CERTS)"
 for c in $CERTS; do
+    echo "report:   $c certificates: making and seeding them"
+    prepare_pki "$c" "$T/certs-$c"
     start_gateway "$T/certs-$c"
+    wait_warm "$c"
     load "certs-$c" --count 20000 --window 400 --sink "127.0.0.1:$UAS" \
         $(certs_args "$c")
     stop_gateway

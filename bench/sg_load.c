@@ -9,7 +9,7 @@
  *           --bodymax B] [--customer-src IP --customer-pct P]
  *           [--invalid-pct P] [--sink IP:PORT] [--http-sink IP:PORT]
  *           [--drain S] [--run-dir DIR] [--pid PID]... [--label TEXT]
- *           [--json FILE] [--timeline FILE]
+ *           [--json FILE] [--timeline FILE] [--pki FILE [--prepare-only]]
  *
  * What it sends, all prepared before the clock starts (signing is the
  * sender's cost, not the gateway's):
@@ -31,7 +31,11 @@
  * gateway's x5u cache directory (--seed-x5u, node.data_dir/x5u) in the
  * cache's own file format (verify_x5u_cache.h), so nothing is fetched:
  * the gateway reads each file on its first miss and validates the chain
- * against verify.trust, as after a restart.
+ * against verify.trust, as after a restart.  --pki FILE keeps the
+ * leaves (URL, chain, key) in FILE: made and saved when FILE does not
+ * exist, else read back (and seeded again), so that several runs, or a
+ * gateway started after `--prepare-only` seeded its directory, share
+ * one set of certificates.
  *
  * Transports: udp (--ports sockets, each its own source port, so the
  * kernel's SO_REUSEPORT hash spreads them over the ingest processes; a
@@ -77,6 +81,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -154,7 +159,8 @@ typedef struct {
     /* options */
     const char *to, *src, *csrc, *keyf, *x5u, *sink, *hsink, *run_dir;
     const char *label, *json, *timeline, *orig_s, *dest_s, *ca_dir, *x5u_base;
-    const char *seed_dir, *transport_s;
+    const char *seed_dir, *transport_s, *pki_file;
+    int prepare_only;
     long count, rate, window, bodymin, bodymax, nports, drain_s, ncerts;
     long customer_pct, invalid_pct;
     int transport;
@@ -490,6 +496,68 @@ s_pem_read(const char *dir, const char *name, int key)
 }
 
 /*
+ * --pki FILE, read side: "url URL" lines, each followed by the chain
+ * (leaf, intermediate) and the leaf's key in PEM.  0, or -1 when FILE
+ * does not exist or does not hold ncerts leaves.
+ */
+static int
+s_pki_load(s_load *L, verify_key_t **keys, char **x5us)
+{
+    FILE *f = fopen(L->pki_file, "r");
+    int64_t now = (int64_t)time(NULL);
+    char line[2300];
+    long k = 0;
+
+    if (f == NULL)
+        return -1;
+    for (; k < L->ncerts && fgets(line, sizeof(line), f) != NULL; k++) {
+        X509 *leaf = NULL, *inter = NULL;
+        EVP_PKEY *lk = NULL;
+        char *lpem = NULL, *ipem = NULL, *chain;
+        const char *why;
+        size_t n;
+
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "url ", 4) != 0 ||
+            (leaf = PEM_read_X509(f, NULL, NULL, NULL)) == NULL ||
+            (inter = PEM_read_X509(f, NULL, NULL, NULL)) == NULL ||
+            (lk = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL ||
+            (lpem = verify_pki_cert_pem(leaf)) == NULL ||
+            (ipem = verify_pki_cert_pem(inter)) == NULL ||
+            (keys[k] = verify_key_from_pkey(lk, &why)) == NULL) {
+            X509_free(leaf);
+            X509_free(inter);
+            EVP_PKEY_free(lk);
+            sg_free(lpem);
+            sg_free(ipem);
+            break;
+        }
+        x5us[k] = sg_strdup(line + 4);
+        n = strlen(lpem) + strlen(ipem) + 1;
+        chain = sg_malloc(n);
+        snprintf(chain, n, "%s%s", lpem, ipem);
+        if (s_seed(L->seed_dir, x5us[k], chain, now) != 0)
+            k = -2; /* stop: fails below */
+        sg_free(chain);
+        sg_free(lpem);
+        sg_free(ipem);
+        X509_free(leaf);
+        X509_free(inter);
+        EVP_PKEY_free(lk);
+        if (k < 0)
+            break;
+    }
+    fclose(f);
+    ERR_clear_error();
+    if (k != L->ncerts) {
+        fprintf(stderr, "sg_load: %s: does not hold %ld usable leaves\n",
+                L->pki_file, L->ncerts);
+        exit(2);
+    }
+    return 0;
+}
+
+/*
  * --certs N: an intermediate under the demo root, N leaves under it, each
  * chain seeded into the cache directory.  keys[k] signs with x5us[k].
  */
@@ -504,9 +572,19 @@ s_make_pki(s_load *L, verify_key_t **keys, char **x5us)
     int64_t now = (int64_t)time(NULL);
     char *ipem = NULL;
     int rc = -1;
+    FILE *save = NULL;
 
+    if (L->pki_file != NULL && s_pki_load(L, keys, x5us) == 0) {
+        X509_free(ca);
+        EVP_PKEY_free(ca_key);
+        return 0;
+    }
     if (ca == NULL || ca_key == NULL)
         goto out;
+    if (L->pki_file != NULL && (save = fopen(L->pki_file, "w")) == NULL) {
+        perror(L->pki_file);
+        goto out;
+    }
     tnlen = verify_pki_tnauth_der(NULL, "12025550000", 10000, NULL, tnauth,
                                   sizeof(tnauth));
     ik = verify_pki_keygen();
@@ -546,6 +624,12 @@ s_make_pki(s_load *L, verify_key_t **keys, char **x5us)
                     keys[k] ? "cannot seed" : why);
             goto out;
         }
+        if (save != NULL &&
+            (fprintf(save, "url %s\n%s", url, chain) < 0 ||
+             !PEM_write_PrivateKey(save, lk, NULL, NULL, 0, NULL, NULL))) {
+            perror(L->pki_file);
+            goto out;
+        }
         sg_free(chain);
         sg_free(lpem);
         X509_free(leaf);
@@ -553,6 +637,8 @@ s_make_pki(s_load *L, verify_key_t **keys, char **x5us)
     }
     rc = 0;
 out:
+    if (save != NULL && fclose(save) != 0)
+        rc = -1;
     sg_free(ipem);
     X509_free(ca);
     X509_free(inter);
@@ -600,6 +686,11 @@ s_make(s_load *L, long warm)
     if (L->ncerts > 0) {
         if (s_make_pki(L, keys, x5us) != 0)
             goto out;
+        if (L->prepare_only) {
+            printf("sg_load: %ld leaves ready in %s, seeded into %s\n",
+                   L->ncerts, L->pki_file, L->seed_dir);
+            exit(0);
+        }
     } else {
         if ((keys[0] = verify_key_from_file(L->keyf, &why)) == NULL) {
             fprintf(stderr, "%s: %s\n", L->keyf, why);
@@ -1102,7 +1193,7 @@ s_usage(void)
           "  [--orig TN] [--dest TN] [--customer-src IP --customer-pct P]\n"
           "  [--invalid-pct P] [--sink IP:PORT] [--http-sink IP:PORT]\n"
           "  [--drain S] [--run-dir DIR] [--pid PID]... [--label TEXT]\n"
-          "  [--json FILE] [--timeline FILE]\n",
+          "  [--json FILE] [--timeline FILE] [--pki FILE [--prepare-only]]\n",
           stderr);
     exit(2);
 }
@@ -1119,8 +1210,10 @@ s_opts(s_load *L, int argc, char **argv)
     L->drain_s = 60;
     L->label = "";
     L->transport_s = "udp";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const char *a = argv[i], *v = argv[i + 1];
+    for (int i = 1; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v == NULL && strcmp(a, "--prepare-only") != 0)
+            s_usage();
         if (strcmp(a, "--to") == 0)
             L->to = v;
         else if (strcmp(a, "--src") == 0)
@@ -1177,6 +1270,12 @@ s_opts(s_load *L, int argc, char **argv)
             L->json = v;
         else if (strcmp(a, "--timeline") == 0)
             L->timeline = v;
+        else if (strcmp(a, "--pki") == 0)
+            L->pki_file = v;
+        else if (strcmp(a, "--prepare-only") == 0) {
+            L->prepare_only = 1;
+            i--; /* no value */
+        }
         else if (strcmp(a, "--pid") == 0 && L->nprocs < S_PROCS_MAX) {
             s_proc *p = &L->procs[L->nprocs++];
             p->pid = atoi(v);
@@ -1199,6 +1298,8 @@ s_opts(s_load *L, int argc, char **argv)
                       : !L->keyf || !L->x5u)
         s_usage();
     if (L->customer_pct > 0 && L->csrc == NULL)
+        s_usage();
+    if (L->prepare_only && (L->pki_file == NULL || L->ncerts == 0))
         s_usage();
 }
 

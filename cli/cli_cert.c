@@ -371,6 +371,9 @@ s_fetch(int argc, char **argv) {
     json_object_set_new(v, "content_type", json_string(info.content_type));
     json_object_set_new(v, "fetched", s_time_json(info.fetched_at));
     json_object_set_new(v, "expires", s_time_json(info.expires_at));
+    /* The time left from now, after the fetch (which may have crossed a
+     * second), not from the start of the command. */
+    now = (int64_t)time(NULL);
     json_object_set_new(v, "ttl_seconds",
                         json_integer(info.expires_at > now
                                          ? (json_int_t)(info.expires_at - now)

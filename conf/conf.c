@@ -489,6 +489,22 @@ static const sg_cfg_key_t s_keys[] = {
      .offset = S_OFF(x5u_tls_ca),
      .doc = "relaxation (logged at start): CA bundle for x5u servers' TLS "
             "instead of the system bundle"},
+    {.path = "x5u.cache_entries",
+     .type = SG_CFG_INT,
+     .offset = S_OFF(x5u_cache_entries),
+     .min = 100,
+     .max = 10000000,
+     .def = "200000",
+     .doc = "x5u cache entries held in memory by each process (chains, "
+            "CRLs, failures); beyond it the least recently used go (they "
+            "stay on disk)"},
+    {.path = "x5u.warm",
+     .type = SG_CFG_BOOL,
+     .offset = S_OFF(x5u_warm),
+     .def = "true",
+     .doc = "each ingest process loads the cached chains from "
+            "DATA_DIR/x5u when idle after a start, so first messages do "
+            "not pay for it"},
 
     /* store: defaults equal stirgate-store's own (store/store_main.c) */
     {.path = "store.map_size",

@@ -121,6 +121,8 @@ typedef struct {
     int64_t x5u_max_size;
     bool x5u_allow_loopback; /* relaxation: logged at start */
     char *x5u_tls_ca;        /* relaxation: logged at start */
+    int64_t x5u_cache_entries;
+    bool x5u_warm;
     int verify_crl_unavailable; /* CONF_CRL_* */
 
     /* store */

@@ -48,6 +48,7 @@
 #define S_MAX_FDS 65536
 #define S_STORE_TIMEOUT_MS 5000
 #define S_STORE_BURST 256 /* STOREs queued before they are sent anyway */
+#define S_WARM_SLICE_US 2000 /* x5u.warm: chain loading per idle pass */
 
 static volatile sig_atomic_t s_signals;
 
@@ -455,6 +456,7 @@ s_stir(s_ingest *g)
         co.policy.timeout_ms = (long)c->x5u_timeout_ms;
         co.policy.max_bytes = (size_t)c->x5u_max_size;
         co.dir = dir;
+        co.max_entries = (size_t)c->x5u_cache_entries;
         co.trust = g->trust;
         co.anchors_file = c->verify_trust;
         co.crl_fetch = 1;
@@ -602,7 +604,7 @@ s_loop(s_ingest *g)
 {
     struct pollfd *pfd = sg_calloc(S_MAX_FDS, sizeof(*pfd));
     zmq_pollitem_t *items = sg_calloc(S_MAX_FDS + 1, sizeof(*items));
-    int stopping = 0;
+    int stopping = 0, warming = g->cache != NULL && g->conf.x5u_warm;
     uint64_t drain_until = 0;
 
     for (;;) {
@@ -618,6 +620,7 @@ s_loop(s_ingest *g)
                 sg_clock_mono_ms() + (uint64_t)g->o.store_timeout_ms + 2000;
             sg_info(S_PLACE, "stopping: no new requests; %zu in flight",
                     ingest_core_inflight(g->core));
+            warming = 0;
             ingest_sip_stop(g->sip);
             if (g->http)
                 ingest_http_stop(g->http);
@@ -658,6 +661,8 @@ s_loop(s_ingest *g)
         if (g->cache && verify_x5u_cache_pending(g->cache) > 0)
             timeout =
                 s_min_timeout(timeout, verify_x5u_cache_timeout_ms(g->cache));
+        if (warming)
+            timeout = 0;
         pr = zmq_poll(items, (int)(n + 1), timeout);
         if (pr < 0) {
             if (errno == EINTR)
@@ -689,6 +694,9 @@ s_loop(s_ingest *g)
         s_drain(g);
         ingest_sip_flush(g->sip);
         s_flush_stores(g);
+        /* Idle: load a slice of the cached chains (x5u.warm). */
+        if (warming && pr == 0)
+            warming = verify_x5u_cache_warm(g->cache, S_WARM_SLICE_US);
         sg_log_release();
         s_metrics_tick(g, 0);
     }

@@ -5,10 +5,12 @@
 #include "verify/verify_x5u_cache.h"
 #include "lib/sg_metrics.h"
 
+#include "lib/sg_clock.h"
 #include "lib/sg_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,6 +194,7 @@ struct s_entry {
     int is_crl;
     s_state state;
     int have; /* a settled answer is present */
+    int used; /* looked up since the eviction hand last passed */
     proto_reason reason;
     char detail[200];
     const char *source;
@@ -218,6 +222,9 @@ struct verify_x5u_cache {
     s_entry **buckets;
     size_t n_buckets, n_entries, sweep_at;
     size_t pending;
+    size_t hand; /* eviction: the next bucket to look at */
+    DIR *warm;   /* verify_x5u_cache_warm's directory scan */
+    int warm_done;
     verify_x5u_stats_t stats;
     char last_detail[200];
     unsigned tmp_seq;
@@ -317,6 +324,34 @@ s_sweep(verify_x5u_cache_t *self, int64_t now) {
     self->sweep_at = self->n_entries * 2 > 1024 ? self->n_entries * 2 : 1024;
 }
 
+/*
+ * At max_entries: drop one settled entry nobody waits on, by the clock
+ * (second chance) algorithm: the hand walks the buckets, clears the
+ * `used` mark of entries looked up since it last passed and drops the
+ * first unmarked one.  Two turns at most: the first clears every mark.
+ * Runs from _get (through s_insert) only, the point where a borrowed
+ * chain may go.
+ */
+static void
+s_evict_one(verify_x5u_cache_t *self) {
+    for (size_t k = 0; k < 2 * self->n_buckets; k++) {
+        s_entry **pp = &self->buckets[self->hand];
+        while (*pp != NULL) {
+            s_entry *e = *pp;
+            if (e->state == S_IDLE && e->waiters == NULL && !e->used) {
+                *pp = e->hnext;
+                s_entry_free(e);
+                self->n_entries--;
+                self->stats.evicted++;
+                return;
+            }
+            e->used = 0;
+            pp = &e->hnext;
+        }
+        self->hand = (self->hand + 1) & (self->n_buckets - 1);
+    }
+}
+
 static s_entry *
 s_insert(verify_x5u_cache_t *self, const char *url, int is_crl) {
     s_entry *e = sg_calloc(1, sizeof(*e));
@@ -324,8 +359,18 @@ s_insert(verify_x5u_cache_t *self, const char *url, int is_crl) {
 
     if (self->n_entries >= self->sweep_at)
         s_sweep(self, s_now(self));
-    if (self->n_entries + 1 > self->n_buckets)
+    if (self->o.max_entries > 0 && self->n_entries >= self->o.max_entries)
+        s_sweep(self, s_now(self));
+    while (self->o.max_entries > 0 && self->n_entries >= self->o.max_entries) {
+        size_t before = self->n_entries;
+        s_evict_one(self);
+        if (self->n_entries == before)
+            break; /* everything is in flight: over the limit for now */
+    }
+    if (self->n_entries + 1 > self->n_buckets) {
         s_rehash(self, self->n_buckets * 2);
+        self->hand = 0;
+    }
     e->owner = self;
     e->url = sg_strdup(url);
     e->is_crl = is_crl;
@@ -1041,6 +1086,8 @@ verify_x5u_cache_destroy(verify_x5u_cache_t **self_p) {
     if (self == NULL)
         return;
     verify_x5u_fetcher_destroy(&self->fetcher);
+    if (self->warm != NULL)
+        closedir(self->warm);
     for (size_t i = 0; i < self->n_buckets; i++) {
         s_entry *e = self->buckets[i], *next;
         for (; e != NULL; e = next) {
@@ -1097,11 +1144,13 @@ verify_x5u_cache_get(verify_x5u_cache_t *self, const char *url,
             self->stats.negative_hits++;
         }
         e->source = "memory";
+        e->used = 1;
         s_result(e, res);
         return 1;
     }
     if (e == NULL)
         e = s_insert(self, url, 0);
+    e->used = 1;
     if (s_load_file(self, e, now)) {
         if (e->reason == REASON_OK && !s_crl_stage(self, e, now)) {
             self->pending++;
@@ -1122,6 +1171,87 @@ verify_x5u_cache_get(verify_x5u_cache_t *self, const char *url,
     self->pending++;
     s_add_waiter(e, cb, arg, NULL);
     return 0;
+}
+
+/* One directory entry for verify_x5u_cache_warm: 1 if a chain loaded. */
+static int
+s_warm_file(verify_x5u_cache_t *self, const char *name, int64_t now) {
+    char path[1024], want[1024], *url;
+    uint8_t *buf;
+    size_t n = 0, len = strlen(name);
+    verify_x5u_record_t r;
+    s_entry *e;
+    int ok = 0;
+
+    /* Our names only: 64 hex digits of SHA-256 and ".x5u". */
+    if (len != 68 || strcmp(name + 64, ".x5u") != 0 ||
+        strspn(name, "0123456789abcdef") != 64)
+        return 0;
+    snprintf(path, sizeof(path), "%s/%s", self->dir, name);
+    if ((buf = s_file_read(path, &n)) == NULL)
+        return 0;
+    if (verify_x5u_record_decode(buf, n, &r) != NULL || r.is_crl ||
+        r.expires_at <= now || r.fetched_at > now + 300) {
+        sg_free(buf);
+        return 0;
+    }
+    url = sg_strndup(r.url, r.url_len);
+    sg_free(buf);
+    /* The file must be the one _get would read for its URL, the URL must
+     * pass today's policy, and memory must not know it already. */
+    s_file_path(self, url, 0, want, sizeof(want));
+    if (strcmp(want, path) == 0 && strlen(url) == r.url_len &&
+        verify_x5u_check_url(url, &self->o.policy, NULL) == NULL &&
+        s_find(self, url, 0) == NULL) {
+        e = s_insert(self, url, 0);
+        if (s_load_file(self, e, now)) {
+            /* Loaded ahead, not asked for: not a disk hit yet, and the
+             * CRL check waits for the first lookup (crl_until is 0). */
+            self->stats.disk_hits--;
+            self->stats.warmed++;
+            e->source = "disk";
+            ok = 1;
+        } else {
+            s_entry **pp = &self->buckets[s_hash(url, 0) &
+                                          (self->n_buckets - 1)];
+            while (*pp != e)
+                pp = &(*pp)->hnext;
+            *pp = e->hnext;
+            s_entry_free(e);
+            self->n_entries--;
+        }
+    }
+    sg_free(url);
+    return ok;
+}
+
+int
+verify_x5u_cache_warm(verify_x5u_cache_t *self, long budget_us) {
+    int64_t now = s_now(self);
+    uint64_t t0 = sg_clock_mono_us();
+    struct dirent *d;
+
+    if (self->dir == NULL || self->warm_done)
+        return 0;
+    if (self->warm == NULL && (self->warm = opendir(self->dir)) == NULL) {
+        self->warm_done = 1;
+        return 0;
+    }
+    while (sg_clock_mono_us() - t0 < (uint64_t)budget_us) {
+        if ((self->o.max_entries > 0 &&
+             self->n_entries >= self->o.max_entries) ||
+            (d = readdir(self->warm)) == NULL) {
+            closedir(self->warm);
+            self->warm = NULL;
+            self->warm_done = 1;
+            if (self->stats.warmed > 0)
+                sg_info(S_PLACE, "x5u cache: %" PRIu64 " chains loaded ahead",
+                        self->stats.warmed);
+            return 0;
+        }
+        (void)s_warm_file(self, d->d_name, now);
+    }
+    return 1;
 }
 
 size_t
@@ -1243,7 +1373,8 @@ verify_x5u_cache_info(const verify_x5u_cache_t *self, const char *url,
 /* ---- metrics ------------------------------------------------------------ */
 
 struct verify_x5u_metrics {
-    sg_counter_t *hits[3], *misses, *fetches[2], *failures[4];
+    sg_counter_t *hits[3], *misses, *fetches[2], *failures[4], *warmed,
+        *evicted;
     sg_gauge_t *entries, *crl_age;
     sg_hist_t *latency;
     verify_x5u_stats_t last; /* the cache's counters at the last update */
@@ -1304,6 +1435,19 @@ verify_x5u_metrics_new(sg_metrics_t *reg) {
                     l_kind);
     for (int i = 0; i < 4; i++)
         m->failures[i] = sg_metrics_counter(f, fail_kinds[i], NULL);
+    m->warmed = sg_metrics_counter(
+        s_m_declare(reg, "stirgate_x5u_cache_warmed_total", SG_METRIC_COUNTER,
+                    "Chains loaded from the cache directory ahead of their "
+                    "first lookup (x5u.warm).",
+                    NULL),
+        NULL);
+    m->evicted = sg_metrics_counter(
+        s_m_declare(reg, "stirgate_x5u_cache_evicted_total",
+                    SG_METRIC_COUNTER,
+                    "Entries dropped from memory at x5u.cache_entries "
+                    "(least recently used first).",
+                    NULL),
+        NULL);
     m->entries = sg_metrics_gauge(
         s_m_declare(reg, "stirgate_x5u_cache_entries", SG_METRIC_GAUGE,
                     "Entries in the x5u cache (chains, CRLs, failures).",
@@ -1343,6 +1487,8 @@ verify_x5u_metrics_update(verify_x5u_metrics_t *self,
     S_DELTA(self->failures[1], fetch_refused);
     S_DELTA(self->failures[2], fetch_failed);
     S_DELTA(self->failures[3], crl_fetch_failed);
+    S_DELTA(self->warmed, warmed);
+    S_DELTA(self->evicted, evicted);
 #undef S_DELTA
     self->last = *st;
     sg_gauge_set(self->entries, (double)cache->n_entries);

@@ -68,6 +68,8 @@ typedef struct {
     int crl_fetch;            /* 1: check the chain's distribution points */
     verify_crl_policy crl_unavailable;
     int64_t negative_ttl;   /* 0 = VERIFY_X5U_NEGATIVE_TTL */
+    size_t max_entries;     /* 0 = no limit; else least recently used
+                               settled entries are dropped beyond it */
     int64_t (*clock)(void); /* NULL = time(NULL); a test seam */
 } verify_x5u_cache_opts;
 
@@ -97,6 +99,8 @@ typedef struct {
     uint64_t crl_fetch_ok, crl_fetch_failed;
     uint64_t crl_unavailable; /* CRL missing/stale at check time */
     uint64_t revoked;
+    uint64_t warmed;  /* chains loaded ahead by verify_x5u_cache_warm */
+    uint64_t evicted; /* settled entries dropped at max_entries */
     /* Fetch latency: bucket i counts fetches <= verify_x5u_latency_ms[i]
      * (not cumulative); the last bucket is everything slower. */
     uint64_t latency[VERIFY_X5U_LAT_BUCKETS];
@@ -117,8 +121,8 @@ void verify_x5u_cache_destroy(verify_x5u_cache_t **self_p);
  * Returns 0 when a fetch (or a CRL fetch) is needed: `cb(arg, url, res)`
  * is called exactly once from a later verify_x5u_cache_perform() or
  * _wait().  Lifetimes: res->chain and res->detail stay valid until the
- * next call of _get, _perform, _wait or _destroy on this cache (an entry
- * is replaced only there); inside a callback, until it returns.  A
+ * next call of _get, _perform, _wait, _warm or _destroy on this cache
+ * (an entry is replaced or dropped only there); inside a callback, until it returns.  A
  * callback must not destroy the cache.
  */
 int verify_x5u_cache_get(verify_x5u_cache_t *self, const char *url,
@@ -135,6 +139,19 @@ void verify_x5u_cache_perform(verify_x5u_cache_t *self,
 void verify_x5u_cache_wait(verify_x5u_cache_t *self, long max_ms);
 /* Lookups waiting on the network. */
 size_t verify_x5u_cache_pending(const verify_x5u_cache_t *self);
+
+/*
+ * Load the directory's chains ahead of their first lookup, a slice at a
+ * time: every process sharing the directory reads and validates each
+ * chain once for itself (about a millisecond each), and without this
+ * that cost lands on the first messages after a start.  Reads files
+ * for at most `budget_us` microseconds, skipping CRL files, URLs already
+ * in memory, expired or foreign files, and URLs the policy now refuses;
+ * stops for good at max_entries.  Chains are validated against the
+ * trust anchors as on any load; their CRLs are checked on first use.
+ * Returns 1 while files remain, 0 when done (or there is no directory).
+ */
+int verify_x5u_cache_warm(verify_x5u_cache_t *self, long budget_us);
 
 /*
  * A verify_chain_fn (verify_passport.h) for synchronous callers (the

@@ -575,6 +575,134 @@ TU_TEST(x5u_cache_answers_from_file_then_memory) {
     fx_fini(&fx);
 }
 
+/* Write `url`'s chain file into `dir` under the name the cache uses. */
+static void
+s_put_file(const char *dir, const char *url, const char *pem, int64_t fetched,
+           int64_t expires) {
+    uint8_t md[32], *buf;
+    char hex[65], path[600];
+    size_t n;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    FILE *f;
+
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, "chain\n", 6);
+    EVP_DigestUpdate(ctx, url, strlen(url));
+    EVP_DigestFinal_ex(ctx, md, NULL);
+    EVP_MD_CTX_free(ctx);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    snprintf(path, sizeof(path), "%s/%s.x5u", dir, hex);
+    buf = s_encode(url, pem, fetched, expires, &n);
+    TU_REQUIRE(buf != NULL);
+    f = fopen(path, "wb");
+    TU_REQUIRE(f != NULL);
+    TU_CHECK(fwrite(buf, 1, n, f) == n);
+    fclose(f);
+    free(buf);
+}
+
+TU_TEST(x5u_cache_warm_loads_directory_ahead) {
+    fx_t fx;
+    char dir[300], url[64], path[400];
+    verify_x5u_cache_t *c;
+    verify_x5u_result_t res;
+    s_seen seen = {0, REASON__COUNT};
+    FILE *f;
+
+    TU_REQUIRE(fx_init(&fx, NULL) == 0);
+    snprintf(dir, sizeof(dir), "%s/cache-warm", tu_tmpdir());
+    s_clock_now = FX_IAT;
+    c = s_cache(&fx, dir); /* creates the directory */
+    TU_REQUIRE(c != NULL);
+    verify_x5u_cache_destroy(&c);
+    for (int i = 0; i < 5; i++) {
+        snprintf(url, sizeof(url), "https://127.0.0.1:1/c%d.pem", i);
+        s_put_file(dir, url, fx.chain_pem, FX_IAT - 10, FX_IAT + 86400);
+    }
+    /* Not loaded: expired, a URL the policy refuses (http), a file under
+     * a name that is not its URL's, a foreign file. */
+    s_put_file(dir, "https://127.0.0.1:1/old.pem", fx.chain_pem, FX_IAT - 10,
+               FX_IAT - 1);
+    s_put_file(dir, "http://127.0.0.1:1/plain.pem", fx.chain_pem, FX_IAT - 10,
+               FX_IAT + 86400);
+    snprintf(path, sizeof(path), "%s/%064d.x5u", dir, 0);
+    f = fopen(path, "wb");
+    TU_REQUIRE(f != NULL);
+    fputs("not a record", f);
+    fclose(f);
+
+    c = s_cache(&fx, dir);
+    TU_REQUIRE(c != NULL);
+    while (verify_x5u_cache_warm(c, 1000000))
+        ;
+    TU_INTEQ(verify_x5u_cache_stats(c)->warmed, 5);
+    TU_INTEQ(verify_x5u_cache_entries(c), 5);
+    TU_INTEQ(verify_x5u_cache_stats(c)->disk_hits, 0);
+    /* Done for good: a second call does nothing. */
+    TU_INTEQ(verify_x5u_cache_warm(c, 1000000), 0);
+    /* Every one answers from memory, with no file read or fetch. */
+    for (int i = 0; i < 5; i++) {
+        snprintf(url, sizeof(url), "https://127.0.0.1:1/c%d.pem", i);
+        TU_CHECK(verify_x5u_cache_get(c, url, s_cb, &seen, &res) == 1);
+        TU_INTEQ(res.reason, REASON_OK);
+    }
+    TU_INTEQ(verify_x5u_cache_stats(c)->hits, 5);
+    TU_INTEQ(verify_x5u_cache_stats(c)->disk_hits, 0);
+    TU_INTEQ(verify_x5u_cache_stats(c)->misses, 0);
+    verify_x5u_cache_destroy(&c);
+    fx_fini(&fx);
+}
+
+TU_TEST(x5u_cache_entries_bounded_least_recently_used_go) {
+    fx_t fx;
+    char dir[300], url[64];
+    verify_x5u_cache_opts o;
+    verify_x5u_cache_t *c;
+    verify_x5u_result_t res;
+    s_seen seen = {0, REASON__COUNT};
+
+    TU_REQUIRE(fx_init(&fx, NULL) == 0);
+    snprintf(dir, sizeof(dir), "%s/cache-cap", tu_tmpdir());
+    s_clock_now = FX_IAT;
+    memset(&o, 0, sizeof(o));
+    o.policy.allow_loopback = 1;
+    o.policy.connect_timeout_ms = 2000;
+    o.dir = dir;
+    o.trust = fx.trust;
+    o.clock = s_clock;
+    o.max_entries = 4;
+    c = verify_x5u_cache_new(&o);
+    TU_REQUIRE(c != NULL);
+    for (int i = 0; i < 10; i++) {
+        snprintf(url, sizeof(url), "https://127.0.0.1:1/e%d.pem", i);
+        s_put_file(dir, url, fx.chain_pem, FX_IAT - 10, FX_IAT + 86400);
+    }
+    /* Warming stops at the limit. */
+    while (verify_x5u_cache_warm(c, 1000000))
+        ;
+    TU_INTEQ(verify_x5u_cache_stats(c)->warmed, 4);
+    TU_INTEQ(verify_x5u_cache_entries(c), 4);
+    /* Ten distinct URLs, with e0 looked up between each: never more than
+     * four held, and e0 (always recently used) is never the one to go. */
+    for (int i = 0; i < 10; i++) {
+        snprintf(url, sizeof(url), "https://127.0.0.1:1/e%d.pem", i);
+        TU_CHECK(verify_x5u_cache_get(c, url, s_cb, &seen, &res) == 1);
+        TU_INTEQ(res.reason, REASON_OK);
+        TU_CHECK(verify_x5u_cache_entries(c) <= 4);
+        uint64_t disk = verify_x5u_cache_stats(c)->disk_hits;
+        TU_CHECK(verify_x5u_cache_get(c, "https://127.0.0.1:1/e0.pem", s_cb,
+                                      &seen, &res) == 1);
+        TU_INTEQ(res.reason, REASON_OK);
+        if (i > 0)
+            TU_INTEQ(verify_x5u_cache_stats(c)->disk_hits, disk);
+    }
+    TU_CHECK(verify_x5u_cache_stats(c)->evicted >= 6);
+    TU_INTEQ(verify_x5u_cache_stats(c)->misses, 0);
+    verify_x5u_cache_destroy(&c);
+    fx_fini(&fx);
+}
+
 TU_TEST(x5u_cache_policy_refusal_is_immediate) {
     fx_t fx;
     verify_x5u_cache_opts o;
