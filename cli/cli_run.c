@@ -618,6 +618,8 @@ s_build_argv(s_master_t *m)
     s_arg(s, &i, "%" PRId64 "s", c->verify_replay_window);
     s_arg(s, &i, "--batch");
     s_arg(s, &i, "%" PRId64, c->store_batch);
+    s_arg(s, &i, "--commit-delay-us");
+    s_arg(s, &i, "%" PRId64, c->store_commit_delay_us);
     s_arg(s, &i, "--log-level");
     s_arg(s, &i, "%s", conf_log_levels[c->log_level]);
     for (size_t k = 0; k < c->log_debug.n; k++) {

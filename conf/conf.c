@@ -572,6 +572,16 @@ static const sg_cfg_key_t s_keys[] = {
      .max = 65536,
      .def = "1024",
      .doc = "most requests committed in one transaction"},
+    {.path = "store.commit_delay_us",
+     .type = SG_CFG_INT,
+     .offset = S_OFF(store_commit_delay_us),
+     .min = 0,
+     .max = 100000,
+     .def = "0",
+     .doc = "a batch smaller than store.batch waits until its oldest "
+            "request is this old (microseconds) before it commits: fewer, "
+            "larger commits under moderate load, for at most this much "
+            "latency; 0 commits at once"},
 
     /* ingest */
     {.path = "ingest.processes",

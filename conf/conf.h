@@ -130,6 +130,7 @@ typedef struct {
     int64_t store_backoff_min, store_backoff_max; /* seconds */
     int64_t store_lifetime, store_dead_keep, store_lease;
     int64_t store_batch;
+    int64_t store_commit_delay_us;
 
     /* ingest (processes sharing the listen sockets) */
     int64_t ingest_processes;

@@ -333,6 +333,40 @@ def t_restart_requeues_leased(base):
     s.stop()
 
 
+def t_commit_delay_holds_and_answers_on_stop(base):
+    """--commit-delay-us: message traffic waits for the delay before its
+    commit (and its STORED); requests held when SIGTERM comes are still
+    committed and answered; an operator's request is not held and takes
+    the held ones with it."""
+    s = Store(base, "--commit-delay-us", "3000000").start()
+
+    def burst(n):
+        return subprocess.Popen([CLIENT, "-e", s.ep, "burst", str(n), "-w",
+                                 str(n), "-t", "20000"],
+                                stdout=subprocess.PIPE, text=True)
+    p = burst(5)
+    time.sleep(1.0)  # well inside the 3 s hold
+    assert p.poll() is None, "answered before the delay"
+    s.stop()
+    out, _ = p.communicate(timeout=20)
+    got = stored_ids(out)
+    assert len(got) == 5, out
+    s.start()
+    listed = {m["id"] for m in s.qjson("list", "--limit", "100")}
+    assert listed == set(got), listed
+    p = burst(1)
+    time.sleep(1.0)
+    assert p.poll() is None, "answered before the delay"
+    t0 = time.monotonic()
+    assert s.qjson("stats")["queued"] == 6
+    out, _ = p.communicate(timeout=20)
+    assert len(stored_ids(out)) == 1, out
+    # Answered with the stats request, not at the end of the hold.
+    assert time.monotonic() - t0 < 1.5
+    s.stop()
+    assert not s.errors(), s.errors()
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("t_")]
 
 
