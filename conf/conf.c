@@ -577,11 +577,12 @@ static const sg_cfg_key_t s_keys[] = {
      .offset = S_OFF(store_commit_delay_us),
      .min = 0,
      .max = 100000,
-     .def = "0",
+     .def = "1000",
      .doc = "a batch smaller than store.batch waits until its oldest "
             "request is this old (microseconds) before it commits: fewer, "
             "larger commits under moderate load, for at most this much "
-            "latency; 0 commits at once"},
+            "latency (1 ms cut the commits at 5,000 messages/s by about "
+            "three quarters on the reference machine); 0 commits at once"},
 
     /* ingest */
     {.path = "ingest.processes",

@@ -97,7 +97,7 @@ static const struct {
     {"replay-window", S_OFF(replay_window_ms), S_MS, 300000, 1000,
      (uint64_t)PROTO_REPLAY_WINDOW_MAX * 1000},
     {"batch", S_OFF(batch), S_COUNT, 1024, 1, 65536},
-    {"commit-delay-us", S_OFF(commit_delay_us), S_COUNT, 0, 0, 10000000},
+    {"commit-delay-us", S_OFF(commit_delay_us), S_COUNT, 1000, 0, 10000000},
 #undef S_OFF
 };
 
