@@ -268,12 +268,24 @@ du_store() { du -b "$GW_DATA/store/data.mdb" | cut -f1; }
 load queued-0 --count 20000 --window 400 --sink "127.0.0.1:$UAS" \
     $(certs_args 10)
 d0=$(du_store)
-load fill-1 --count "$Q1" --window 400 --dest 12025559991 $(certs_args 10)
+# fill NAME COUNT: messages to the dead route, in runs of at most 200,000
+# (sg_load signs a run's PASSporTs before it starts sending, and a run must
+# end within verify.max_age or its last messages would be stale).
+fill() {
+    local left=$2 k=0 n
+    while [ "$left" -gt 0 ]; do
+        n=$((left > 200000 ? 200000 : left))
+        load "$1-$k" --count "$n" --window 400 --dest 12025559991 \
+            $(certs_args 10)
+        left=$((left - n))
+        k=$((k + 1))
+    done
+}
+fill fill-1 "$Q1"
 load queued-$Q1 --count 20000 --window 400 --sink "127.0.0.1:$UAS" \
     $(certs_args 10)
 d1=$(du_store)
-load fill-2 --count $((Q2 - Q1)) --window 400 --dest 12025559991 \
-    $(certs_args 10)
+fill fill-2 $((Q2 - Q1))
 d2=$(du_store)
 load queued-$Q2 --count 20000 --window 400 --sink "127.0.0.1:$UAS" \
     $(certs_args 10)

@@ -234,11 +234,12 @@ if qd:
       f'{int(q2) - int(q1)} of the second fill: record with its envelope and '
       f'PASSporT, due and expire index entries, replay keys, B-tree slack).')
     w('')
-w('| messages queued | CPU us/msg ingest / store / deliver | all | delivered/s | peak RSS kB by process (after the run) | raw verify/s |')
+w('| messages queued | CPU us/msg ingest / store / deliver | all | delivered/s | peak RSS kB by process (after the run; anonymous memory now, i.e. not mapped file pages, in brackets) | raw verify/s |')
 w('|---|---|---|---|---|---|')
 for q, j in qs:
     c = stage_cpu(j)
-    rss = ', '.join(f'{n} {p["peak_rss_kb"]:,}' for n, p in sorted(j['procs'].items()))
+    rss = ', '.join(f'{n} {p["peak_rss_kb"]:,}' + (f' ({p["anon_kb"]:,} anon)' if p.get('anon_kb', -1) >= 0 else '')
+                    for n, p in sorted(j['procs'].items()))
     w(f'| {fmt(q)} | {c.get("ingest", 0):.0f} / {c.get("store", 0):.0f} / {c.get("deliver", 0):.0f} | '
       f'{j["gateway_cpu_us_per_msg"]:.0f} | {fmt(j.get("delivered_per_s"))} | {rss} | {fmt(j["raw_verify_per_s"])} |')
 w('')

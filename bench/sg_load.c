@@ -133,7 +133,7 @@ typedef struct {
     char name[64];
     int pid;
     unsigned long long t0, t1;
-    long hwm_kb, rss_kb;
+    long hwm_kb, rss_kb, anon_kb; /* anon: heap and stacks, not mapped files */
 } s_proc;
 
 /* A byte buffer of a stream connection. */
@@ -325,12 +325,12 @@ s_udp_socket(const struct sockaddr_in *bind_to, const struct sockaddr_in *peer)
 
 /* VmHWM and VmRSS of a process, in kB; -1 when unreadable. */
 static void
-s_mem_kb(int pid, long *hwm, long *rss)
+s_mem_kb(int pid, long *hwm, long *rss, long *anon)
 {
     char path[64], line[256];
     FILE *f;
 
-    *hwm = *rss = -1;
+    *hwm = *rss = *anon = -1;
     snprintf(path, sizeof(path), "/proc/%d/status", pid);
     if ((f = fopen(path, "r")) == NULL)
         return;
@@ -339,6 +339,8 @@ s_mem_kb(int pid, long *hwm, long *rss)
             *hwm = atol(line + 6);
         else if (strncmp(line, "VmRSS:", 6) == 0)
             *rss = atol(line + 6);
+        else if (strncmp(line, "RssAnon:", 8) == 0)
+            *anon = atol(line + 8);
     }
     fclose(f);
 }
@@ -433,14 +435,12 @@ s_frame(const s_buf *b, const char **body, size_t *blen)
 
 /* Write one chain into the gateway's x5u cache directory, in the cache's
  * file format, named as the cache names it (SHA-256 of "chain\n" URL). */
-static int
-s_seed(const char *dir, const char *url, const char *pem, int64_t now)
+/* The cache file name of `url` under `dir` (verify_x5u_cache.h). */
+static void
+s_seed_path(const char *dir, const char *url, char *path, size_t n)
 {
-    verify_x5u_record_t r;
-    uint8_t md[32], *buf;
-    char path[4096], tmp[4200], hex[65];
-    size_t n;
-    FILE *f;
+    uint8_t md[32];
+    char hex[65];
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
     if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
@@ -451,6 +451,29 @@ s_seed(const char *dir, const char *url, const char *pem, int64_t now)
     EVP_MD_CTX_free(ctx);
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    snprintf(path, n, "%s/%s.x5u", dir, hex);
+}
+
+/* Is `url`'s chain already in the directory (a --pki run again)? */
+static int
+s_seeded(const char *dir, const char *url)
+{
+    char path[4096];
+
+    s_seed_path(dir, url, path, sizeof(path));
+    return access(path, R_OK) == 0;
+}
+
+static int
+s_seed(const char *dir, const char *url, const char *pem, int64_t now)
+{
+    verify_x5u_record_t r;
+    uint8_t *buf;
+    char path[4096], tmp[4200];
+    size_t n;
+    FILE *f;
+
+    s_seed_path(dir, url, path, sizeof(path));
     memset(&r, 0, sizeof(r));
     r.url = url;
     r.url_len = strlen(url);
@@ -465,8 +488,8 @@ s_seed(const char *dir, const char *url, const char *pem, int64_t now)
     r.body_len = strlen(pem);
     if ((buf = verify_x5u_record_encode(&r, &n)) == NULL)
         return -1;
-    snprintf(path, sizeof(path), "%s/%s.x5u", dir, hex);
-    snprintf(tmp, sizeof(tmp), "%s/.sg_load-%s", dir, hex);
+    /* The temporary name: the final one with a leading dot. */
+    snprintf(tmp, sizeof(tmp), "%s/.sg_load-%s", dir, strrchr(path, '/') + 1);
     if ((f = fopen(tmp, "w")) == NULL || fwrite(buf, 1, n, f) != n ||
         fclose(f) != 0 || rename(tmp, path) != 0) {
         perror(tmp);
@@ -536,7 +559,8 @@ s_pki_load(s_load *L, verify_key_t **keys, char **x5us)
         n = strlen(lpem) + strlen(ipem) + 1;
         chain = sg_malloc(n);
         snprintf(chain, n, "%s%s", lpem, ipem);
-        if (s_seed(L->seed_dir, x5us[k], chain, now) != 0)
+        if (!s_seeded(L->seed_dir, x5us[k]) &&
+            s_seed(L->seed_dir, x5us[k], chain, now) != 0)
             k = -2; /* stop: fails below */
         sg_free(chain);
         sg_free(lpem);
@@ -691,6 +715,9 @@ s_make(s_load *L, long warm)
                    L->ncerts, L->pki_file, L->seed_dir);
             exit(0);
         }
+        /* Reading or making many leaves takes a while: the PASSporTs'
+         * iat is now, not when we started. */
+        now = (int64_t)time(NULL);
     } else {
         if ((keys[0] = verify_key_from_file(L->keyf, &why)) == NULL) {
             fprintf(stderr, "%s: %s\n", L->keyf, why);
@@ -1607,7 +1634,8 @@ main(int argc, char **argv)
     t_end = sg_clock_mono_us();
     for (int i = 0; i < L.nprocs; i++) {
         L.procs[i].t1 = s_cpu_ticks(L.procs[i].pid);
-        s_mem_kb(L.procs[i].pid, &L.procs[i].hwm_kb, &L.procs[i].rss_kb);
+        s_mem_kb(L.procs[i].pid, &L.procs[i].hwm_kb, &L.procs[i].rss_kb,
+                 &L.procs[i].anon_kb);
     }
     self1 = s_cpu_self();
 
@@ -1694,9 +1722,9 @@ main(int argc, char **argv)
     for (int i = 0; i < L.nprocs; i++) {
         double c = (double)(L.procs[i].t1 - L.procs[i].t0) / hz;
         printf("cpu %-12s %.2f s, %.1f us per accepted message; peak RSS "
-               "%ld kB, now %ld kB\n",
+               "%ld kB, now %ld kB (%ld kB anonymous)\n",
                L.procs[i].name, c, n_ok > 0 ? c * 1e6 / (double)n_ok : 0.0,
-               L.procs[i].hwm_kb, L.procs[i].rss_kb);
+               L.procs[i].hwm_kb, L.procs[i].rss_kb, L.procs[i].anon_kb);
     }
     if (L.nprocs > 0 && n_ok > 0)
         printf("gateway CPU     %.1f us per accepted message (%d processes)\n",
@@ -1755,10 +1783,12 @@ main(int argc, char **argv)
                 double c = (double)(L.procs[i].t1 - L.procs[i].t0) / hz;
                 fprintf(f,
                         "%s\"%s\": {\"cpu_s\": %.3f, \"cpu_us_per_msg\": "
-                        "%.1f, \"peak_rss_kb\": %ld, \"rss_kb\": %ld}",
+                        "%.1f, \"peak_rss_kb\": %ld, \"rss_kb\": %ld, "
+                        "\"anon_kb\": %ld}",
                         i ? ", " : "", L.procs[i].name, c,
                         n_ok > 0 ? c * 1e6 / (double)n_ok : 0.0,
-                        L.procs[i].hwm_kb, L.procs[i].rss_kb);
+                        L.procs[i].hwm_kb, L.procs[i].rss_kb,
+                        L.procs[i].anon_kb);
             }
             fprintf(f,
                     "}, \"gateway_cpu_us_per_msg\": %.1f, "
