@@ -39,6 +39,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@
 #include "deliver/deliver_http.h"
 #include "deliver/deliver_route.h"
 #include "deliver/deliver_sip.h"
+#include "deliver/deliver_txn.h"
 #include "lib/sg.h"
 #include "lib/sg_clock.h"
 #include "lib/sg_log.h"
@@ -107,6 +109,7 @@ typedef enum {
 struct s_conn;
 
 typedef struct s_job {
+    size_t idx;   /* its place in S.jobs */
     uint8_t *env; /* the envelope (new); `m` borrows it */
     size_t env_len;
     proto_msg m;
@@ -115,6 +118,9 @@ typedef struct s_job {
     s_jstate state;
     long route;
     int probe;
+    /* J_PENDING and waiting: its route's queue (s_pend_push) */
+    struct s_job *qprev, *qnext;
+    int queued;
     deliver_fresh_t dec;
     /* the Identity values that go out: the stored ones or ours */
     proto_bytes ids[PROTO_MSG_IDENTITY_N];
@@ -126,6 +132,8 @@ typedef struct s_job {
     char *req;
     size_t req_len;
     uint64_t rtx_at, interval, deadline; /* monotonic ms */
+    deliver_timer_t timer; /* due at the earlier of rtx_at and deadline */
+    int in_txn;            /* in S.txn under `branch` */
     int provisional;
     struct s_conn *conn; /* TCP: the connection it was written to */
     uint64_t conn_gen;   /* ... and which one of its lives */
@@ -153,6 +161,7 @@ typedef struct {
     char local[64];     /* UDP local address for Via */
     int local_port;
     s_conn tcp;
+    s_job *pend_head, *pend_tail; /* waiting for a slot, oldest first */
 } s_route;
 
 typedef struct {
@@ -170,6 +179,8 @@ typedef struct {
     uint64_t hb_mono;
     s_job **jobs;
     size_t njobs, jcap;
+    deliver_txn_t *txn;      /* SIP transactions by branch */
+    deliver_timers_t timers; /* their Timer E and F */
     deliver_http_t *http;
     verify_key_t *sign_key;
     verify_trust_t *trust;
@@ -250,17 +261,66 @@ s_job_add(s_job *j)
         S.jcap = S.jcap ? S.jcap * 2 : 64;
         S.jobs = sg_realloc(S.jobs, S.jcap * sizeof(*S.jobs));
     }
+    j->idx = S.njobs;
     S.jobs[S.njobs++] = j;
 }
 
+/*
+ * A job waiting for a slot on its route joins the route's queue, which
+ * is kept oldest (start_mono) first: a job that was verifying first can
+ * be older than those queued while it waited, so it is placed from the
+ * tail back, which is one step when it is the youngest.
+ */
+static void
+s_pend_push(s_route *rt, s_job *j)
+{
+    s_job *after = rt->pend_tail;
+
+    while (after != NULL && after->start_mono > j->start_mono)
+        after = after->qprev;
+    j->qprev = after;
+    j->qnext = after != NULL ? after->qnext : rt->pend_head;
+    if (j->qnext != NULL)
+        j->qnext->qprev = j;
+    else
+        rt->pend_tail = j;
+    if (after != NULL)
+        after->qnext = j;
+    else
+        rt->pend_head = j;
+    j->queued = 1;
+}
+
+static void
+s_pend_unlink(s_job *j)
+{
+    s_route *rt;
+
+    if (!j->queued)
+        return;
+    rt = &S.routes[j->route];
+    if (j->qprev != NULL)
+        j->qprev->qnext = j->qnext;
+    else
+        rt->pend_head = j->qnext;
+    if (j->qnext != NULL)
+        j->qnext->qprev = j->qprev;
+    else
+        rt->pend_tail = j->qprev;
+    j->qprev = j->qnext = NULL;
+    j->queued = 0;
+}
+
+/* Out of every index it is in, then freed. */
 static void
 s_job_free(s_job *j)
 {
-    for (size_t i = 0; i < S.njobs; i++)
-        if (S.jobs[i] == j) {
-            S.jobs[i] = S.jobs[--S.njobs];
-            break;
-        }
+    S.jobs[j->idx] = S.jobs[--S.njobs];
+    S.jobs[j->idx]->idx = j->idx;
+    s_pend_unlink(j);
+    if (j->in_txn)
+        deliver_txn_remove(S.txn, j->branch, strlen(j->branch), j);
+    deliver_timers_cancel(&S.timers, &j->timer);
     sg_free(j->env);
     sg_free(j->resigned);
     sg_free(j->req);
@@ -468,16 +528,8 @@ s_route_kick(long ri)
 {
     s_route *rt = &S.routes[ri];
 
-    while (rt->r.inflight < rt->r.concurrency) {
-        s_job *next = NULL;
-        for (size_t i = 0; i < S.njobs; i++)
-            if (S.jobs[i]->state == J_PENDING && S.jobs[i]->route == ri &&
-                (next == NULL || S.jobs[i]->start_mono < next->start_mono))
-                next = S.jobs[i];
-        if (next == NULL)
-            return;
-        s_start_send(next);
-    }
+    while (rt->r.inflight < rt->r.concurrency && rt->pend_head != NULL)
+        s_start_send(rt->pend_head);
 }
 
 /* The outcome of one send, through the route's health. */
@@ -674,6 +726,14 @@ s_conn_queue(s_conn *c, const char *p, size_t n)
     c->out_n += n;
 }
 
+/* Timer E or F, whichever is due first (s_sip_timers). */
+static void
+s_timer_arm(s_job *j)
+{
+    deliver_timers_set(&S.timers, &j->timer,
+                       j->rtx_at < j->deadline ? j->rtx_at : j->deadline);
+}
+
 static void
 s_sip_send(s_job *j, s_route *rt)
 {
@@ -711,12 +771,16 @@ s_sip_send(s_job *j, s_route *rt)
         s_sent(j, SG_REFUSED, 0, why);
         return;
     }
+    /* Its responses find it by the branch (s_job_by_branch). */
+    deliver_txn_add(S.txn, j->branch, strlen(j->branch), j);
+    j->in_txn = 1;
     j->deadline = now + S.timer_f;
     if (tcp) {
         j->conn = &rt->tcp;
         j->conn_gen = rt->tcp.gen;
         s_conn_queue(&rt->tcp, j->req, j->req_len);
         j->rtx_at = UINT64_MAX; /* reliable transport: no Timer E */
+        s_timer_arm(j);
         return;
     }
     if (j->req_len > S_UDP_MAX) {
@@ -729,6 +793,7 @@ s_sip_send(s_job *j, s_route *rt)
                 strerror(errno));
     j->interval = S.t1;
     j->rtx_at = now + S.t1;
+    s_timer_arm(j);
 }
 
 static void
@@ -736,6 +801,7 @@ s_start_send(s_job *j)
 {
     s_route *rt = &S.routes[j->route];
 
+    s_pend_unlink(j);
     j->state = J_SENDING;
     rt->r.inflight++;
     if (j->dec.id_src == DELIVER_ID_RESIGN && j->resigned == NULL &&
@@ -804,6 +870,8 @@ s_route_job(s_job *j)
     j->state = J_PENDING;
     if (rt->r.inflight < rt->r.concurrency)
         s_start_send(j);
+    else
+        s_pend_push(rt, j);
 }
 
 /* Act on a freshness decision. */
@@ -994,6 +1062,7 @@ s_on_job(const uint8_t *body, size_t len)
     j->env_len = pj.env_len;
     j->attempt = pj.attempt;
     j->route = -1;
+    j->timer.pos = DELIVER_TIMER_IDLE;
     j->start_mono = sg_clock_mono_ms();
     if ((why = proto_msg_decode(j->env, j->env_len, &j->m)) != NULL) {
         /* The store checked it: a JOB that fails is a broken invariant
@@ -1068,16 +1137,13 @@ s_recv_store(void)
 
 /* --- SIP responses --- */
 
+/* NULL for a branch that is not one of ours, or no longer. */
 static s_job *
 s_job_by_branch(const deliver_sip_str_t *b)
 {
-    for (size_t i = 0; i < S.njobs; i++) {
-        s_job *j = S.jobs[i];
-        if (j->state == J_SENDING && j->req != NULL &&
-            strlen(j->branch) == b->n && memcmp(j->branch, b->p, b->n) == 0)
-            return j;
-    }
-    return NULL;
+    s_job *j = deliver_txn_find(S.txn, b->p, b->n);
+
+    return j != NULL && j->state == J_SENDING && j->req != NULL ? j : NULL;
 }
 
 static void
@@ -1209,51 +1275,32 @@ s_tcp_io(s_route *rt, short revents)
     }
 }
 
-/* Timer E (retransmit) and Timer F (give up) of every SIP transaction. */
+/*
+ * Timer E (retransmit) and Timer F (give up) of the SIP transactions
+ * that are due, earliest first.  Timer F frees the job (and its timer);
+ * a retransmission re-arms it at least T1 (>= 10 ms) ahead, so the loop
+ * ends.
+ */
 static void
 s_sip_timers(void)
 {
     uint64_t now = sg_clock_mono_ms();
+    deliver_timer_t *t;
 
-    for (size_t i = 0; i < S.njobs; i++) {
-        s_job *j = S.jobs[i];
-        s_route *rt;
-        if (j->state != J_SENDING || j->req == NULL)
-            continue;
-        rt = &S.routes[j->route];
+    while ((t = deliver_timers_first(&S.timers)) != NULL && t->at <= now) {
+        s_job *j = (s_job *)(void *)((char *)t - offsetof(s_job, timer));
         if (now >= j->deadline) {
             s_sent(j, SG_AGAIN, 0, "no final response (Timer F)");
-            i = (size_t)-1; /* the list changed: start over */
             continue;
         }
-        if (j->rtx_at != UINT64_MAX && now >= j->rtx_at) {
-            if (send(rt->udp, j->req, j->req_len, 0) < 0 && errno != EAGAIN &&
-                errno != ECONNREFUSED)
-                sg_debug(S_PLACE, "msg=%s retransmit: %s", j->hex,
-                         strerror(errno));
-            if (!j->provisional)
-                j->interval =
-                    j->interval * 2 > S_T2_MS ? S_T2_MS : j->interval * 2;
-            j->rtx_at = now + j->interval;
-        }
+        if (send(S.routes[j->route].udp, j->req, j->req_len, 0) < 0 &&
+            errno != EAGAIN && errno != ECONNREFUSED)
+            sg_debug(S_PLACE, "msg=%s retransmit: %s", j->hex, strerror(errno));
+        if (!j->provisional)
+            j->interval = j->interval * 2 > S_T2_MS ? S_T2_MS : j->interval * 2;
+        j->rtx_at = now + j->interval;
+        s_timer_arm(j);
     }
-}
-
-static uint64_t
-s_next_sip_timer(void)
-{
-    uint64_t t = UINT64_MAX;
-
-    for (size_t i = 0; i < S.njobs; i++) {
-        s_job *j = S.jobs[i];
-        if (j->state != J_SENDING || j->req == NULL)
-            continue;
-        if (j->deadline < t)
-            t = j->deadline;
-        if (j->rtx_at < t)
-            t = j->rtx_at;
-    }
-    return t;
 }
 
 /* --- set-up --- */
@@ -1653,7 +1700,7 @@ s_loop(void)
             if (ht >= 0 && ht < timeout)
                 timeout = ht;
         }
-        t = s_next_sip_timer();
+        t = deliver_timers_next(&S.timers);
         if (t != UINT64_MAX)
             timeout = t <= now ? 0
                       : (long)(t - now) < timeout ? (long)(t - now)
@@ -1788,6 +1835,7 @@ main(int argc, char **argv)
         goto out;
     if (s_connect_store() != 0)
         goto out;
+    S.txn = deliver_txn_new();
     s_send_credit(PROTO_CMD_READY, S.credit);
     S.hb_mono = sg_clock_mono_ms();
     s_metrics_init();
@@ -1807,6 +1855,8 @@ out:
         sg_free(j);
     }
     sg_free(S.jobs);
+    deliver_txn_destroy(&S.txn);
+    deliver_timers_clear(&S.timers);
     for (size_t i = 0; i < S.nroutes; i++) {
         if (S.routes[i].udp >= 0)
             close(S.routes[i].udp);
