@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -74,6 +75,7 @@
 #define S_UDP_MAX 65507
 #define S_TCP_READ 65536
 #define S_STOP_GRACE_MS 30000
+#define S_UDP_BATCH 64 /* datagrams per sendmmsg */
 
 static volatile sig_atomic_t s_stop;
 
@@ -134,6 +136,8 @@ typedef struct s_job {
     uint64_t rtx_at, interval, deadline; /* monotonic ms */
     deliver_timer_t timer; /* due at the earlier of rtx_at and deadline */
     int in_txn;            /* in S.txn under `branch` */
+    size_t outq_pos;       /* 1 + its place in its route's outq, or 0 */
+    int outq_rtx;          /* ... as a retransmission */
     int provisional;
     struct s_conn *conn; /* TCP: the connection it was written to */
     uint64_t conn_gen;   /* ... and which one of its lives */
@@ -162,6 +166,8 @@ typedef struct {
     int local_port;
     s_conn tcp;
     s_job *pend_head, *pend_tail; /* waiting for a slot, oldest first */
+    s_job **outq; /* UDP datagrams of this loop pass (s_udp_flush) */
+    size_t outq_n, outq_cap;
 } s_route;
 
 typedef struct {
@@ -321,6 +327,8 @@ s_job_free(s_job *j)
     if (j->in_txn)
         deliver_txn_remove(S.txn, j->branch, strlen(j->branch), j);
     deliver_timers_cancel(&S.timers, &j->timer);
+    if (j->outq_pos > 0)
+        S.routes[j->route].outq[j->outq_pos - 1] = NULL;
     sg_free(j->env);
     sg_free(j->resigned);
     sg_free(j->req);
@@ -734,6 +742,92 @@ s_timer_arm(s_job *j)
                        j->rtx_at < j->deadline ? j->rtx_at : j->deadline);
 }
 
+/*
+ * UDP datagrams wait for the end of the loop pass (s_udp_flush_all) and
+ * leave together, one sendmmsg(2) per route for a batch of them: at full
+ * load a pass starts many jobs, and a send(2) each was a system call per
+ * message.  A job freed before that is taken out of the batch
+ * (s_job_free), so the batch never points at a freed request.
+ */
+static void
+s_udp_queue(s_route *rt, s_job *j, int rtx)
+{
+    if (j->outq_pos > 0)
+        return; /* already going out in this pass */
+    if (rt->outq_n == rt->outq_cap) {
+        rt->outq_cap = rt->outq_cap ? rt->outq_cap * 2 : 64;
+        rt->outq = sg_realloc(rt->outq, rt->outq_cap * sizeof(*rt->outq));
+    }
+    rt->outq[rt->outq_n++] = j;
+    j->outq_pos = rt->outq_n;
+    j->outq_rtx = rtx;
+}
+
+/* A datagram that did not leave: Timer E sends it again, Timer F ends
+ * the wait (an ICMP error reported on a later send says nothing about
+ * this one). */
+static void
+s_udp_failed(const s_route *rt, const s_job *j, int err)
+{
+    if (err == EAGAIN || err == ECONNREFUSED)
+        return;
+    if (j->outq_rtx)
+        sg_debug(S_PLACE, "msg=%s retransmit: %s", j->hex, strerror(err));
+    else
+        sg_warn(S_PLACE, "msg=%s route %s: send: %s", j->hex, rt->r.name,
+                strerror(err));
+}
+
+static void
+s_udp_flush(s_route *rt)
+{
+    struct mmsghdr mm[S_UDP_BATCH];
+    struct iovec iov[S_UDP_BATCH];
+    s_job *js[S_UDP_BATCH];
+    size_t i = 0;
+
+    while (i < rt->outq_n) {
+        size_t k = 0, done = 0;
+        for (; i < rt->outq_n && k < S_UDP_BATCH; i++) {
+            s_job *j = rt->outq[i];
+            if (j == NULL)
+                continue; /* freed since it was queued */
+            j->outq_pos = 0;
+            js[k] = j;
+            iov[k].iov_base = j->req;
+            iov[k].iov_len = j->req_len;
+            memset(&mm[k], 0, sizeof(mm[k]));
+            mm[k].msg_hdr.msg_iov = &iov[k];
+            mm[k].msg_hdr.msg_iovlen = 1;
+            k++;
+        }
+        /*
+         * sendmmsg stops at the first datagram that fails and reports
+         * the error only when it is the first of the call: what follows
+         * a failure is sent by the next call, which names the failure
+         * if it is still there.
+         */
+        while (done < k) {
+            int r = sendmmsg(rt->udp, mm + done, (unsigned)(k - done), 0);
+            if (r > 0) {
+                done += (size_t)r;
+                continue;
+            }
+            s_udp_failed(rt, js[done], r < 0 ? errno : EAGAIN);
+            done++;
+        }
+    }
+    rt->outq_n = 0;
+}
+
+static void
+s_udp_flush_all(void)
+{
+    for (size_t i = 0; i < S.nroutes; i++)
+        if (S.routes[i].outq_n > 0)
+            s_udp_flush(&S.routes[i]);
+}
+
 static void
 s_sip_send(s_job *j, s_route *rt)
 {
@@ -787,10 +881,7 @@ s_sip_send(s_job *j, s_route *rt)
         s_sent(j, SG_REFUSED, 0, "message too large for UDP");
         return;
     }
-    if (send(rt->udp, j->req, j->req_len, 0) < 0 && errno != EAGAIN &&
-        errno != ECONNREFUSED)
-        sg_warn(S_PLACE, "msg=%s route %s: send: %s", j->hex, rt->r.name,
-                strerror(errno));
+    s_udp_queue(rt, j, 0);
     j->interval = S.t1;
     j->rtx_at = now + S.t1;
     s_timer_arm(j);
@@ -1293,9 +1384,7 @@ s_sip_timers(void)
             s_sent(j, SG_AGAIN, 0, "no final response (Timer F)");
             continue;
         }
-        if (send(S.routes[j->route].udp, j->req, j->req_len, 0) < 0 &&
-            errno != EAGAIN && errno != ECONNREFUSED)
-            sg_debug(S_PLACE, "msg=%s retransmit: %s", j->hex, strerror(errno));
+        s_udp_queue(&S.routes[j->route], j, 1);
         if (!j->provisional)
             j->interval = j->interval * 2 > S_T2_MS ? S_T2_MS : j->interval * 2;
         j->rtx_at = now + j->interval;
@@ -1635,6 +1724,14 @@ s_loop(void)
     static int it_tcp[S_MAXFDS];
     uint64_t stop_at = 0;
 
+    /*
+     * The info lines of a pass (one per message and state change) are
+     * collected and written together before the next wait, and so are
+     * the UDP datagrams of the pass (s_udp_queue): at full load each was
+     * a system call per message.  Warnings and errors are still written
+     * at once (sg_log_hold).
+     */
+    sg_log_hold();
     while (!s_stop || S.njobs > 0 ||
            (S.http && deliver_http_pending(S.http) > 0)) {
         size_t n = 0, nhttp = 0, nx5u = 0, base_http, base_x5u;
@@ -1705,7 +1802,10 @@ s_loop(void)
             timeout = t <= now ? 0
                       : (long)(t - now) < timeout ? (long)(t - now)
                                                   : timeout;
+        s_udp_flush_all();
+        sg_log_release();
         pr = zmq_poll(it, (int)n, timeout);
+        sg_log_hold();
         if (pr < 0 && errno != EINTR) {
             if (errno == ETERM)
                 break;
@@ -1772,6 +1872,8 @@ s_loop(void)
         }
         s_metrics_tick(0);
     }
+    s_udp_flush_all();
+    sg_log_release();
 }
 
 int main(int argc, char **argv);
@@ -1864,6 +1966,7 @@ out:
             close(S.routes[i].tcp.fd);
         sg_free(S.routes[i].tcp.in);
         sg_free(S.routes[i].tcp.out);
+        sg_free(S.routes[i].outq);
     }
     sg_free(S.routes);
     sg_free(S.rview);
