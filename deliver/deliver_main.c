@@ -39,11 +39,13 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -52,6 +54,7 @@
 #include "deliver/deliver_http.h"
 #include "deliver/deliver_route.h"
 #include "deliver/deliver_sip.h"
+#include "deliver/deliver_txn.h"
 #include "lib/sg.h"
 #include "lib/sg_clock.h"
 #include "lib/sg_log.h"
@@ -72,6 +75,7 @@
 #define S_UDP_MAX 65507
 #define S_TCP_READ 65536
 #define S_STOP_GRACE_MS 30000
+#define S_UDP_BATCH 64 /* datagrams per sendmmsg */
 
 static volatile sig_atomic_t s_stop;
 
@@ -107,6 +111,7 @@ typedef enum {
 struct s_conn;
 
 typedef struct s_job {
+    size_t idx;   /* its place in S.jobs */
     uint8_t *env; /* the envelope (new); `m` borrows it */
     size_t env_len;
     proto_msg m;
@@ -115,6 +120,9 @@ typedef struct s_job {
     s_jstate state;
     long route;
     int probe;
+    /* J_PENDING and waiting: its route's queue (s_pend_push) */
+    struct s_job *qprev, *qnext;
+    int queued;
     deliver_fresh_t dec;
     /* the Identity values that go out: the stored ones or ours */
     proto_bytes ids[PROTO_MSG_IDENTITY_N];
@@ -126,6 +134,10 @@ typedef struct s_job {
     char *req;
     size_t req_len;
     uint64_t rtx_at, interval, deadline; /* monotonic ms */
+    deliver_timer_t timer; /* due at the earlier of rtx_at and deadline */
+    int in_txn;            /* in S.txn under `branch` */
+    size_t outq_pos;       /* 1 + its place in its route's outq, or 0 */
+    int outq_rtx;          /* ... as a retransmission */
     int provisional;
     struct s_conn *conn; /* TCP: the connection it was written to */
     uint64_t conn_gen;   /* ... and which one of its lives */
@@ -153,6 +165,9 @@ typedef struct {
     char local[64];     /* UDP local address for Via */
     int local_port;
     s_conn tcp;
+    s_job *pend_head, *pend_tail; /* waiting for a slot, oldest first */
+    s_job **outq; /* UDP datagrams of this loop pass (s_udp_flush) */
+    size_t outq_n, outq_cap;
 } s_route;
 
 typedef struct {
@@ -170,6 +185,8 @@ typedef struct {
     uint64_t hb_mono;
     s_job **jobs;
     size_t njobs, jcap;
+    deliver_txn_t *txn;      /* SIP transactions by branch */
+    deliver_timers_t timers; /* their Timer E and F */
     deliver_http_t *http;
     verify_key_t *sign_key;
     verify_trust_t *trust;
@@ -250,17 +267,68 @@ s_job_add(s_job *j)
         S.jcap = S.jcap ? S.jcap * 2 : 64;
         S.jobs = sg_realloc(S.jobs, S.jcap * sizeof(*S.jobs));
     }
+    j->idx = S.njobs;
     S.jobs[S.njobs++] = j;
 }
 
+/*
+ * A job waiting for a slot on its route joins the route's queue, which
+ * is kept oldest (start_mono) first: a job that was verifying first can
+ * be older than those queued while it waited, so it is placed from the
+ * tail back, which is one step when it is the youngest.
+ */
+static void
+s_pend_push(s_route *rt, s_job *j)
+{
+    s_job *after = rt->pend_tail;
+
+    while (after != NULL && after->start_mono > j->start_mono)
+        after = after->qprev;
+    j->qprev = after;
+    j->qnext = after != NULL ? after->qnext : rt->pend_head;
+    if (j->qnext != NULL)
+        j->qnext->qprev = j;
+    else
+        rt->pend_tail = j;
+    if (after != NULL)
+        after->qnext = j;
+    else
+        rt->pend_head = j;
+    j->queued = 1;
+}
+
+static void
+s_pend_unlink(s_job *j)
+{
+    s_route *rt;
+
+    if (!j->queued)
+        return;
+    rt = &S.routes[j->route];
+    if (j->qprev != NULL)
+        j->qprev->qnext = j->qnext;
+    else
+        rt->pend_head = j->qnext;
+    if (j->qnext != NULL)
+        j->qnext->qprev = j->qprev;
+    else
+        rt->pend_tail = j->qprev;
+    j->qprev = j->qnext = NULL;
+    j->queued = 0;
+}
+
+/* Out of every index it is in, then freed. */
 static void
 s_job_free(s_job *j)
 {
-    for (size_t i = 0; i < S.njobs; i++)
-        if (S.jobs[i] == j) {
-            S.jobs[i] = S.jobs[--S.njobs];
-            break;
-        }
+    S.jobs[j->idx] = S.jobs[--S.njobs];
+    S.jobs[j->idx]->idx = j->idx;
+    s_pend_unlink(j);
+    if (j->in_txn)
+        deliver_txn_remove(S.txn, j->branch, strlen(j->branch), j);
+    deliver_timers_cancel(&S.timers, &j->timer);
+    if (j->outq_pos > 0)
+        S.routes[j->route].outq[j->outq_pos - 1] = NULL;
     sg_free(j->env);
     sg_free(j->resigned);
     sg_free(j->req);
@@ -468,16 +536,8 @@ s_route_kick(long ri)
 {
     s_route *rt = &S.routes[ri];
 
-    while (rt->r.inflight < rt->r.concurrency) {
-        s_job *next = NULL;
-        for (size_t i = 0; i < S.njobs; i++)
-            if (S.jobs[i]->state == J_PENDING && S.jobs[i]->route == ri &&
-                (next == NULL || S.jobs[i]->start_mono < next->start_mono))
-                next = S.jobs[i];
-        if (next == NULL)
-            return;
-        s_start_send(next);
-    }
+    while (rt->r.inflight < rt->r.concurrency && rt->pend_head != NULL)
+        s_start_send(rt->pend_head);
 }
 
 /* The outcome of one send, through the route's health. */
@@ -674,6 +734,100 @@ s_conn_queue(s_conn *c, const char *p, size_t n)
     c->out_n += n;
 }
 
+/* Timer E or F, whichever is due first (s_sip_timers). */
+static void
+s_timer_arm(s_job *j)
+{
+    deliver_timers_set(&S.timers, &j->timer,
+                       j->rtx_at < j->deadline ? j->rtx_at : j->deadline);
+}
+
+/*
+ * UDP datagrams wait for the end of the loop pass (s_udp_flush_all) and
+ * leave together, one sendmmsg(2) per route for a batch of them: at full
+ * load a pass starts many jobs, and a send(2) each was a system call per
+ * message.  A job freed before that is taken out of the batch
+ * (s_job_free), so the batch never points at a freed request.
+ */
+static void
+s_udp_queue(s_route *rt, s_job *j, int rtx)
+{
+    if (j->outq_pos > 0)
+        return; /* already going out in this pass */
+    if (rt->outq_n == rt->outq_cap) {
+        rt->outq_cap = rt->outq_cap ? rt->outq_cap * 2 : 64;
+        rt->outq = sg_realloc(rt->outq, rt->outq_cap * sizeof(*rt->outq));
+    }
+    rt->outq[rt->outq_n++] = j;
+    j->outq_pos = rt->outq_n;
+    j->outq_rtx = rtx;
+}
+
+/* A datagram that did not leave: Timer E sends it again, Timer F ends
+ * the wait (an ICMP error reported on a later send says nothing about
+ * this one). */
+static void
+s_udp_failed(const s_route *rt, const s_job *j, int err)
+{
+    if (err == EAGAIN || err == ECONNREFUSED)
+        return;
+    if (j->outq_rtx)
+        sg_debug(S_PLACE, "msg=%s retransmit: %s", j->hex, strerror(err));
+    else
+        sg_warn(S_PLACE, "msg=%s route %s: send: %s", j->hex, rt->r.name,
+                strerror(err));
+}
+
+static void
+s_udp_flush(s_route *rt)
+{
+    struct mmsghdr mm[S_UDP_BATCH];
+    struct iovec iov[S_UDP_BATCH];
+    s_job *js[S_UDP_BATCH];
+    size_t i = 0;
+
+    while (i < rt->outq_n) {
+        size_t k = 0, done = 0;
+        for (; i < rt->outq_n && k < S_UDP_BATCH; i++) {
+            s_job *j = rt->outq[i];
+            if (j == NULL)
+                continue; /* freed since it was queued */
+            j->outq_pos = 0;
+            js[k] = j;
+            iov[k].iov_base = j->req;
+            iov[k].iov_len = j->req_len;
+            memset(&mm[k], 0, sizeof(mm[k]));
+            mm[k].msg_hdr.msg_iov = &iov[k];
+            mm[k].msg_hdr.msg_iovlen = 1;
+            k++;
+        }
+        /*
+         * sendmmsg stops at the first datagram that fails and reports
+         * the error only when it is the first of the call: what follows
+         * a failure is sent by the next call, which names the failure
+         * if it is still there.
+         */
+        while (done < k) {
+            int r = sendmmsg(rt->udp, mm + done, (unsigned)(k - done), 0);
+            if (r > 0) {
+                done += (size_t)r;
+                continue;
+            }
+            s_udp_failed(rt, js[done], r < 0 ? errno : EAGAIN);
+            done++;
+        }
+    }
+    rt->outq_n = 0;
+}
+
+static void
+s_udp_flush_all(void)
+{
+    for (size_t i = 0; i < S.nroutes; i++)
+        if (S.routes[i].outq_n > 0)
+            s_udp_flush(&S.routes[i]);
+}
+
 static void
 s_sip_send(s_job *j, s_route *rt)
 {
@@ -711,24 +865,26 @@ s_sip_send(s_job *j, s_route *rt)
         s_sent(j, SG_REFUSED, 0, why);
         return;
     }
+    /* Its responses find it by the branch (s_job_by_branch). */
+    deliver_txn_add(S.txn, j->branch, strlen(j->branch), j);
+    j->in_txn = 1;
     j->deadline = now + S.timer_f;
     if (tcp) {
         j->conn = &rt->tcp;
         j->conn_gen = rt->tcp.gen;
         s_conn_queue(&rt->tcp, j->req, j->req_len);
         j->rtx_at = UINT64_MAX; /* reliable transport: no Timer E */
+        s_timer_arm(j);
         return;
     }
     if (j->req_len > S_UDP_MAX) {
         s_sent(j, SG_REFUSED, 0, "message too large for UDP");
         return;
     }
-    if (send(rt->udp, j->req, j->req_len, 0) < 0 && errno != EAGAIN &&
-        errno != ECONNREFUSED)
-        sg_warn(S_PLACE, "msg=%s route %s: send: %s", j->hex, rt->r.name,
-                strerror(errno));
+    s_udp_queue(rt, j, 0);
     j->interval = S.t1;
     j->rtx_at = now + S.t1;
+    s_timer_arm(j);
 }
 
 static void
@@ -736,6 +892,7 @@ s_start_send(s_job *j)
 {
     s_route *rt = &S.routes[j->route];
 
+    s_pend_unlink(j);
     j->state = J_SENDING;
     rt->r.inflight++;
     if (j->dec.id_src == DELIVER_ID_RESIGN && j->resigned == NULL &&
@@ -804,6 +961,8 @@ s_route_job(s_job *j)
     j->state = J_PENDING;
     if (rt->r.inflight < rt->r.concurrency)
         s_start_send(j);
+    else
+        s_pend_push(rt, j);
 }
 
 /* Act on a freshness decision. */
@@ -994,6 +1153,7 @@ s_on_job(const uint8_t *body, size_t len)
     j->env_len = pj.env_len;
     j->attempt = pj.attempt;
     j->route = -1;
+    j->timer.pos = DELIVER_TIMER_IDLE;
     j->start_mono = sg_clock_mono_ms();
     if ((why = proto_msg_decode(j->env, j->env_len, &j->m)) != NULL) {
         /* The store checked it: a JOB that fails is a broken invariant
@@ -1068,16 +1228,13 @@ s_recv_store(void)
 
 /* --- SIP responses --- */
 
+/* NULL for a branch that is not one of ours, or no longer. */
 static s_job *
 s_job_by_branch(const deliver_sip_str_t *b)
 {
-    for (size_t i = 0; i < S.njobs; i++) {
-        s_job *j = S.jobs[i];
-        if (j->state == J_SENDING && j->req != NULL &&
-            strlen(j->branch) == b->n && memcmp(j->branch, b->p, b->n) == 0)
-            return j;
-    }
-    return NULL;
+    s_job *j = deliver_txn_find(S.txn, b->p, b->n);
+
+    return j != NULL && j->state == J_SENDING && j->req != NULL ? j : NULL;
 }
 
 static void
@@ -1209,51 +1366,30 @@ s_tcp_io(s_route *rt, short revents)
     }
 }
 
-/* Timer E (retransmit) and Timer F (give up) of every SIP transaction. */
+/*
+ * Timer E (retransmit) and Timer F (give up) of the SIP transactions
+ * that are due, earliest first.  Timer F frees the job (and its timer);
+ * a retransmission re-arms it at least T1 (>= 10 ms) ahead, so the loop
+ * ends.
+ */
 static void
 s_sip_timers(void)
 {
     uint64_t now = sg_clock_mono_ms();
+    deliver_timer_t *t;
 
-    for (size_t i = 0; i < S.njobs; i++) {
-        s_job *j = S.jobs[i];
-        s_route *rt;
-        if (j->state != J_SENDING || j->req == NULL)
-            continue;
-        rt = &S.routes[j->route];
+    while ((t = deliver_timers_first(&S.timers)) != NULL && t->at <= now) {
+        s_job *j = (s_job *)(void *)((char *)t - offsetof(s_job, timer));
         if (now >= j->deadline) {
             s_sent(j, SG_AGAIN, 0, "no final response (Timer F)");
-            i = (size_t)-1; /* the list changed: start over */
             continue;
         }
-        if (j->rtx_at != UINT64_MAX && now >= j->rtx_at) {
-            if (send(rt->udp, j->req, j->req_len, 0) < 0 && errno != EAGAIN &&
-                errno != ECONNREFUSED)
-                sg_debug(S_PLACE, "msg=%s retransmit: %s", j->hex,
-                         strerror(errno));
-            if (!j->provisional)
-                j->interval =
-                    j->interval * 2 > S_T2_MS ? S_T2_MS : j->interval * 2;
-            j->rtx_at = now + j->interval;
-        }
+        s_udp_queue(&S.routes[j->route], j, 1);
+        if (!j->provisional)
+            j->interval = j->interval * 2 > S_T2_MS ? S_T2_MS : j->interval * 2;
+        j->rtx_at = now + j->interval;
+        s_timer_arm(j);
     }
-}
-
-static uint64_t
-s_next_sip_timer(void)
-{
-    uint64_t t = UINT64_MAX;
-
-    for (size_t i = 0; i < S.njobs; i++) {
-        s_job *j = S.jobs[i];
-        if (j->state != J_SENDING || j->req == NULL)
-            continue;
-        if (j->deadline < t)
-            t = j->deadline;
-        if (j->rtx_at < t)
-            t = j->rtx_at;
-    }
-    return t;
 }
 
 /* --- set-up --- */
@@ -1588,6 +1724,14 @@ s_loop(void)
     static int it_tcp[S_MAXFDS];
     uint64_t stop_at = 0;
 
+    /*
+     * The info lines of a pass (one per message and state change) are
+     * collected and written together before the next wait, and so are
+     * the UDP datagrams of the pass (s_udp_queue): at full load each was
+     * a system call per message.  Warnings and errors are still written
+     * at once (sg_log_hold).
+     */
+    sg_log_hold();
     while (!s_stop || S.njobs > 0 ||
            (S.http && deliver_http_pending(S.http) > 0)) {
         size_t n = 0, nhttp = 0, nx5u = 0, base_http, base_x5u;
@@ -1653,12 +1797,15 @@ s_loop(void)
             if (ht >= 0 && ht < timeout)
                 timeout = ht;
         }
-        t = s_next_sip_timer();
+        t = deliver_timers_next(&S.timers);
         if (t != UINT64_MAX)
             timeout = t <= now ? 0
                       : (long)(t - now) < timeout ? (long)(t - now)
                                                   : timeout;
+        s_udp_flush_all();
+        sg_log_release();
         pr = zmq_poll(it, (int)n, timeout);
+        sg_log_hold();
         if (pr < 0 && errno != EINTR) {
             if (errno == ETERM)
                 break;
@@ -1725,6 +1872,8 @@ s_loop(void)
         }
         s_metrics_tick(0);
     }
+    s_udp_flush_all();
+    sg_log_release();
 }
 
 int main(int argc, char **argv);
@@ -1788,6 +1937,7 @@ main(int argc, char **argv)
         goto out;
     if (s_connect_store() != 0)
         goto out;
+    S.txn = deliver_txn_new();
     s_send_credit(PROTO_CMD_READY, S.credit);
     S.hb_mono = sg_clock_mono_ms();
     s_metrics_init();
@@ -1807,6 +1957,8 @@ out:
         sg_free(j);
     }
     sg_free(S.jobs);
+    deliver_txn_destroy(&S.txn);
+    deliver_timers_clear(&S.timers);
     for (size_t i = 0; i < S.nroutes; i++) {
         if (S.routes[i].udp >= 0)
             close(S.routes[i].udp);
@@ -1814,6 +1966,7 @@ out:
             close(S.routes[i].tcp.fd);
         sg_free(S.routes[i].tcp.in);
         sg_free(S.routes[i].tcp.out);
+        sg_free(S.routes[i].outq);
     }
     sg_free(S.routes);
     sg_free(S.rview);
