@@ -23,7 +23,8 @@
  *      HTTP webhook (libcurl multi);
  *   4. reports DONE (delivered, retry with the Retry-After it got,
  *      permanent failure, expired) with the verstat and reason it used,
- *      preceded by RESIGNED when it re-signed; then READY(1).  A final
+ *      preceded by RESIGNED when it re-signed; then READY for the slot
+ *      (the slots freed in one wake-up as one READY(n)).  A final
  *      state also POSTs to the message's status URL, if it has one.
  *
  * A worker killed anywhere loses nothing: the store's lease brings the
@@ -180,6 +181,7 @@ typedef struct {
     size_t nroutes;
     deliver_route_t *rview; /* routes[i].r copied for matching */
     uint32_t credit;        /* total announced */
+    uint32_t ready_owed;    /* slots freed this wake-up, READY not sent */
     uint32_t in_hand;       /* jobs received, not yet answered */
     void *zctx, *sock;
     uint64_t hb_mono;
@@ -245,6 +247,19 @@ s_send_credit(proto_cmd cmd, uint32_t n)
 
     proto_wire_u32_encode(n, b);
     s_send(cmd, b, 4);
+}
+
+/* The slots freed since the last wake-up, as one READY(n): credit is
+ * additive, so READY(3) means what three READY(1) did, in one message
+ * (and one wake-up of the store) instead of three. */
+static void
+s_ready_flush(void)
+{
+    if (S.ready_owed == 0)
+        return;
+    if (!s_stop)
+        s_send_credit(PROTO_CMD_READY, S.ready_owed);
+    S.ready_owed = 0;
 }
 
 /* Printable ASCII only, at most the protocol's text size. */
@@ -443,7 +458,8 @@ s_m_deferred(const s_job *j, proto_reason r)
 
 /*
  * Answer the store for `j` and forget it: RESIGNED first when the
- * re-signed copy went out, then DONE, then READY(1) for the slot.
+ * re-signed copy went out, then DONE; the slot is owed as READY
+ * (s_ready_flush).
  */
 static void
 s_finish(s_job *j, uint32_t outcome, uint32_t retry_after_ms,
@@ -521,7 +537,7 @@ s_finish(s_job *j, uint32_t outcome, uint32_t retry_after_ms,
         S.routes[j->route].r.probing = 0;
     S.in_hand--;
     if (!s_stop)
-        s_send_credit(PROTO_CMD_READY, 1);
+        S.ready_owed++; /* one READY(n) per wake-up: s_ready_flush */
     s_job_free(j);
 }
 
@@ -1803,6 +1819,7 @@ s_loop(void)
                       : (long)(t - now) < timeout ? (long)(t - now)
                                                   : timeout;
         s_udp_flush_all();
+        s_ready_flush();
         sg_log_release();
         pr = zmq_poll(it, (int)n, timeout);
         sg_log_hold();
@@ -1864,6 +1881,7 @@ s_loop(void)
         if (now - S.hb_mono >= S_HEARTBEAT_MS) {
             /* The credit the store should hold for us: a store that
              * restarted adopts it (PROTOCOL.md). */
+            s_ready_flush();
             s_send_credit(PROTO_CMD_HEARTBEAT,
                           s_stop || S.in_hand > S.credit
                               ? 0
