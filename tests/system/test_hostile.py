@@ -27,6 +27,11 @@ Any source address in 127.0.0.0/8 is the lenient interconnect peer
 At the end every stage is stopped and its log scanned: error lines other
 than the expected ones, and any sanitizer report, fail the run.
 
+With $SG_FIGURES set, every check (name, passed) also goes to that file
+as JSON, grouped by category (the t_* functions below, each described by
+its docstring), with the limits in force (sgtest.Figures;
+tools/reliability.py reads it).
+
 Binaries from $SG_BUILD, else $STIRGATE_BUILD, else build/debug.  One line
 per check, then "N passed, N failed"; exit 1 on failure.
 """
@@ -491,6 +496,9 @@ def passport(dest_n, pad=0):
 
 
 def t_crlf(r):
+    """CRLF injection: a raw CR LF inside a quoted display name,
+    obs-fold, percent-encoded CRLF, a bare CR or LF inside a value, CRLF in
+    every API string that reaches a delivered header."""
     gw = r.gw
     injected = []
     # 1. Raw CR LF inside a quoted display name: the line ends there, so
@@ -562,6 +570,9 @@ def t_crlf(r):
 
 
 def t_huge(r):
+    """Huge requests: exactly sip.max_message bytes and one more, a
+    1 MiB header over TCP, a 60 KB UDP datagram, a Content-Length that
+    cannot frame, sip.max_headers fields and one more."""
     gw = r.gw
     # At the limit: a message of exactly sip.max_message bytes is taken
     # (a short header section, the rest body), one byte more is 413.
@@ -628,6 +639,9 @@ def t_huge(r):
 
 
 def t_identity(r):
+    """Identity floods: sip.max_identity Identity headers and one
+    more, 3000 of them over TCP and over UDP, 1000 compact ones, an API
+    identity list over the limit."""
     gw = r.gw
     ident = 'a.b.c;info=<https://127.0.0.1:9/x.pem>;ppt=msg'
     res = sip_tcp(gw, sip_msg('id-ok', b'ids', identity=[ident] *
@@ -664,6 +678,8 @@ def t_identity(r):
 
 
 def t_multipart(r):
+    """A multipart body nested 2000 deep (opaque bytes: stored and
+    delivered byte for byte)."""
     gw = r.gw
     depth = 2000
     parts = []
@@ -691,6 +707,8 @@ def t_multipart(r):
 
 
 def t_nul(r):
+    """NUL bytes: in a header value, in From (also in an ACK), in the
+    body, in API JSON strings (escaped) and raw in the JSON."""
     gw = r.gw
     res = sip_tcp(gw, sip_msg('nul-h', b'x', extra=[b'Subject: a\x00b']))
     r.check('NUL in a header value: 400', code(res) == 400, res)
@@ -736,6 +754,9 @@ def t_nul(r):
 
 
 def t_utf8(r):
+    """Invalid UTF-8 in API JSON: a lone continuation byte, an
+    overlong encoding, a surrogate, a truncated sequence, a bad key, an
+    escaped lone surrogate."""
     gw = r.gw
     for name, raw in (
             ('lone continuation byte', b'{"from":"' + ORIG.encode() +
@@ -758,6 +779,9 @@ def t_utf8(r):
 
 
 def t_recipients(r):
+    """Recipients: an API "to" list of sip.max_recipients and one
+    more, 10,000 recipients, a PASSporT naming 10,000 dest over SIP and
+    over the API."""
     gw = r.gw
     to = ['+1202555%04d' % i for i in range(MAX_RECIPIENTS)]
     st, j = api_post(gw, {'from': ORIG, 'to': to, 'body': 'x'})
@@ -787,6 +811,8 @@ def t_recipients(r):
 
 
 def t_sip_slowloris(r):
+    """SIP TCP slowloris: a partial request held open, a
+    request trickled one byte at a time."""
     gw = r.gw
     # A partial request held open is closed after sip.tcp_idle.
     s = tcp_connect(gw.sip_port, '127.0.0.30')
@@ -822,6 +848,9 @@ def t_sip_slowloris(r):
 
 
 def t_sip_conn_limits(r):
+    """SIP TCP connection limits: sip.max_connections_per_peer
+    from one address and sip.max_connections in total, one more of each;
+    UDP meanwhile."""
     gw = r.gw
     held = []
     try:
@@ -871,6 +900,8 @@ def t_sip_conn_limits(r):
 
 
 def t_http_slowloris(r):
+    """HTTP slowloris: partial headers, a body announced and
+    never sent, http.max_connections held and one more."""
     gw = r.gw
     s = tcp_connect(gw.http_port)
     s.sendall(b'POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n')
@@ -931,6 +962,8 @@ def http_get_ok(s):
 
 
 def t_http_conn_per_peer(r):
+    """HTTP connections per peer:
+    http.max_connections_per_peer from one address and one more."""
     gw = r.gw
     src = '127.0.0.70'
     held = []
@@ -988,6 +1021,8 @@ def t_http_conn_per_peer(r):
 
 
 def t_smuggling(r):
+    """HTTP request smuggling: CL and TE, TE and CL, CL.CL, a CL
+    list, an obfuscated TE, obs-fold, bare LF, a space before the colon."""
     gw = r.gw
     body = json.dumps({'from': ORIG, 'to': DEST, 'body': 'smuggle'}).encode()
     auth = b'Authorization: Bearer ' + TOKEN.encode() + b'\r\n'
@@ -1048,6 +1083,7 @@ def t_smuggling(r):
 
 
 def t_http_max_body(r):
+    """API bodies: exactly http.max_body, one byte over, 1 MiB."""
     gw = r.gw
     raw = bytes(range(256)) * (HTTP_MAX_BODY // 256)
     st, j = api_post(gw, {'from': ORIG, 'to': DEST, 'body_base64':
@@ -1086,6 +1122,18 @@ def main():
     tmp = tempfile.mkdtemp(prefix='sg-hostile-')
     gw = Gateway(tmp)
     run = Run(gw)
+    figures = sgtest.Figures('hostile', run.c, limits={
+        'sip.max_message': MAX_MESSAGE, 'sip.max_headers': MAX_HEADERS,
+        'sip.max_identity': MAX_IDENTITY,
+        'sip.max_recipients': MAX_RECIPIENTS,
+        'sip.max_connections': MAX_CONN,
+        'sip.max_connections_per_peer': MAX_CONN_PEER,
+        'sip.tcp_idle_s': TCP_IDLE, 'http.max_body': HTTP_MAX_BODY,
+        'http.max_connections': HTTP_MAX_CONN,
+        'http.max_connections_per_peer': HTTP_MAX_CONN_PEER,
+        'http.timeout_s': HTTP_TIMEOUT})
+    figures.case('setup', injected='the log scanner\'s self-test; the '
+                 'gateway started (store, ingest, one deliver worker)')
     run.check('log scanner self-test', scan_ok,
               None if scan_ok else scan_err)
     try:
@@ -1094,6 +1142,8 @@ def main():
             if only and only not in t.__name__:
                 continue
             print('--- %s' % t.__name__, flush=True)
+            figures.case(t.__name__[len('t_'):], injected=' '.join(
+                t.__doc__.split()))
             try:
                 t(run)
             except Exception as e:  # a broken case is one failure
@@ -1103,13 +1153,19 @@ def main():
     except Exception as e:
         run.check('gateway started', False, repr(e))
     finally:
+        fig = figures.case('shutdown', injected='SIGTERM to every stage, '
+                           'then each stage\'s log scanned')
         rcs = gw.stop()
         run.check('every stage exits 0 on SIGTERM',
                   all(v == 0 for v in rcs.values()), rcs)
+        fig['exit'] = rcs
+        fig['sanitizer_lines'] = 0
         for name, p in gw.procs.items():
             bad = sgtest.log_problems(p.text(), EXPECTED)
+            fig['sanitizer_lines'] += len(sgtest.sanitizer_lines(p.text()))
             run.check('log scan: %s has no error lines or sanitizer '
                       'reports' % name, not bad, bad[:5])
+        figures.write()
         if run.c.failed:
             print('kept %s for inspection' % tmp)
         else:
