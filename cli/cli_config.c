@@ -68,6 +68,7 @@ static const char s_reference_head[] =
     "  `http.tls_listen`, `metrics.listen`), nor a UDP one;\n"
     "- `node.default_cc` is empty or 1..3 digits;\n"
     "- `sip.max_connections_per_peer` <= `sip.max_connections`;\n"
+    "  `http.max_connections_per_peer` <= `http.max_connections`;\n"
     "  `x5u.connect_timeout_ms` <= `x5u.timeout_ms`; `store.map_size` <=\n"
     "  `store.map_max`; `store.backoff_min` <= `store.backoff_max`;\n"
     "- `verify.replay_window` >= `verify.max_age` + `verify.max_future` (a\n"

@@ -345,6 +345,14 @@ static const sg_cfg_key_t s_keys[] = {
      .max = 65536,
      .def = "256",
      .doc = "open HTTP connections per ingest process"},
+    {.path = "http.max_connections_per_peer",
+     .type = SG_CFG_INT,
+     .offset = S_OFF(http_max_conn_per_peer),
+     .min = 1,
+     .max = 65536,
+     .def = "64",
+     .doc = "open HTTP connections from one client address (one more is "
+            "closed at once)"},
     {.path = "http.timeout",
      .type = SG_CFG_DURATION,
      .offset = S_OFF(http_timeout),
@@ -1078,6 +1086,10 @@ s_check_scalars(s_ctx_t *x)
         return s_fail(x, "sip.max_connections_per_peer",
                       "%" PRId64 " exceeds sip.max_connections (%" PRId64 ")",
                       c->sip_max_conn_per_peer, c->sip_max_connections);
+    if (c->http_max_conn_per_peer > c->http_max_connections)
+        return s_fail(x, "http.max_connections_per_peer",
+                      "%" PRId64 " exceeds http.max_connections (%" PRId64 ")",
+                      c->http_max_conn_per_peer, c->http_max_connections);
     if (c->x5u_connect_timeout_ms > c->x5u_timeout_ms)
         return s_fail(x, "x5u.connect_timeout_ms",
                       "%" PRId64 " exceeds x5u.timeout_ms (%" PRId64 ")",

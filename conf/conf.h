@@ -96,6 +96,7 @@ typedef struct {
     char *http_listen;         /* "127.0.0.1:8080" */
     int64_t http_max_body;
     int64_t http_max_connections;
+    int64_t http_max_conn_per_peer;
     int64_t http_timeout;      /* seconds per connection */
 
     /* metrics (operations issue) */
@@ -197,6 +198,7 @@ const conf_peer_t *conf_peer_by_token(const conf_t *c, const char *token,
  *   - node.default_cc is "" or 1..3 digits; node.run_dir leaves room for
  *     the ipc socket names under it;
  *   - sip.max_connections_per_peer <= sip.max_connections;
+ *     http.max_connections_per_peer <= http.max_connections;
  *     x5u.connect_timeout_ms <= x5u.timeout_ms; store.map_size <=
  *     store.map_max; store.backoff_min <= store.backoff_max;
  *   - verify.replay_window >= verify.max_age + verify.max_future (a token

@@ -17,6 +17,13 @@
  * daemons share the handler: http.listen (plain) and http.tls_listen (TLS,
  * because an x5u URL must be https: DESIGN.md 3.7).
  *
+ * Connection limits are libmicrohttpd's, each daemon counting its own:
+ * http.max_connections (one more is not served while they stay open:
+ * left in the listen backlog or closed) and http.max_connections_per_peer
+ * per client address, port ignored (one more is accepted and closed at
+ * once, MHD_OPTION_PER_IP_CONNECTION_LIMIT).  Like the SIP limits they
+ * hold per ingest process.
+ *
  * Clients: a bearer token names the API client (conf_peer_by_token, a
  * constant-time compare).  Without an Authorization header, a peer found
  * by the source address that has no token configured is the client (the
@@ -706,6 +713,8 @@ s_start(ingest_http_t *h, const char *spec, int tls)
             s_mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
             MHD_OPTION_CONNECTION_LIMIT,
             (unsigned int)h->conf->http_max_connections,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (unsigned int)h->conf->http_max_conn_per_peer,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->conf->http_timeout,
             MHD_OPTION_NOTIFY_COMPLETED, s_completed, h,
             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
@@ -717,6 +726,8 @@ s_start(ingest_http_t *h, const char *spec, int tls)
             s_mhd_log, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
             MHD_OPTION_CONNECTION_LIMIT,
             (unsigned int)h->conf->http_max_connections,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (unsigned int)h->conf->http_max_conn_per_peer,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->conf->http_timeout,
             MHD_OPTION_NOTIFY_COMPLETED, s_completed, h,
             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,

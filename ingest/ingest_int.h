@@ -21,9 +21,11 @@
 
 typedef struct ingest_sip ingest_sip_t;
 
+/* `bad`: requests the parser refused; `unanswerable`: those of them
+ * dropped unanswered (no usable Via, Call-ID or CSeq; ingest_salvage.h). */
 typedef struct {
-    uint64_t udp_in, tcp_in, retransmits, responses, bad, tcp_accepted,
-        tcp_refused, tcp_idle_closed;
+    uint64_t udp_in, tcp_in, retransmits, responses, bad, unanswerable,
+        tcp_accepted, tcp_refused, tcp_idle_closed;
 } ingest_sip_stats_t;
 
 /* Bind every sip.udp and sip.tcp address; NULL (logged) on failure. */

@@ -22,8 +22,18 @@
  * most S_TCP_PENDING requests waiting for the store per connection (the
  * connection stops being read until answers go out: back-pressure
  * instead of unbounded memory).  A framing error is
- * answered when the fields of a response can be salvaged, then the
- * connection is closed: the stream cannot be resynchronised.
+ * answered when the fields of a response can be salvaged
+ * (ingest_salvage.h), then the connection is closed: the stream cannot be
+ * resynchronised.  The close waits until the answer is written, and is
+ * then a lingering one (RFC 9112 9.6 explains it for HTTP; TCP is the
+ * same under SIP): our side is shut down for writing and what the peer
+ * still sends is read and dropped until it closes, for at most
+ * S_TCP_LINGER_MS (sooner under sip.tcp_idle).  Closing at once with
+ * unread bytes in the socket, the usual case for a request refused while
+ * it is still being sent (a header section over the limit), sends a
+ * RST, and a RST may cost the peer the answer: a segment of it not yet
+ * acknowledged is never resent, and some stacks drop what the
+ * application has not read yet.
  *
  * XXX poll(2) over every connection costs O(connections) per wake-up;
  * epoll would make that O(ready) for very many idle connections.
@@ -55,6 +65,8 @@
 #define S_OUT_BYTES (256u << 10)
 #define S_TCP_PENDING 256     /* requests waiting per connection */
 #define S_TCP_WMAX (4u << 20) /* unsent bytes before the peer is dropped */
+#define S_TCP_LINGER_MS 5000  /* draining after a framing error's answer */
+#define S_TCP_LINGER_READS 8  /* reads per wake-up while draining */
 #define S_RTX_BUCKETS0 4096
 
 typedef struct s_conn s_conn;
@@ -84,7 +96,8 @@ struct s_conn {
     uint64_t last_ms;
     uint64_t part_ms; /* first byte of the incomplete request; 0 = none */
     size_t pending;
-    int closing; /* close once the write buffer is empty */
+    int closing;        /* close once the write buffer is empty */
+    uint64_t linger_ms; /* closing: written, shut down, draining since */
 };
 
 /* A UDP response queued for the next sendmmsg (bytes in `obuf`). */
@@ -419,6 +432,44 @@ s_conn_close(ingest_sip_t *self, s_conn *c, const char *why)
     sg_free(c);
 }
 
+/*
+ * A closing connection whose answers are all written: shut our side down
+ * and drain what the peer still sends (the top of the file says why);
+ * s_tcp_read closes it at the peer's EOF, ingest_sip_run after
+ * S_TCP_LINGER_MS.
+ */
+static void
+s_conn_linger(ingest_sip_t *self, s_conn *c)
+{
+    if (c->linger_ms != 0)
+        return;
+    if (shutdown(c->fd, SHUT_WR) < 0) {
+        s_conn_close(self, c, strerror(errno));
+        return;
+    }
+    c->linger_ms = sg_clock_mono_ms();
+    c->rlen = 0;
+}
+
+/* Read and drop, a bounded number of reads per wake-up. */
+static void
+s_conn_drain(ingest_sip_t *self, s_conn *c)
+{
+    for (int i = 0; i < S_TCP_LINGER_READS; i++) {
+        ssize_t n = recv(c->fd, c->rbuf, c->rcap, 0);
+
+        if (n == 0) {
+            s_conn_close(self, c, "closed after a framing error");
+            return;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                s_conn_close(self, c, strerror(errno));
+            return;
+        }
+    }
+}
+
 /* Queue bytes and try to write them now. */
 static void
 s_conn_write(ingest_sip_t *self, s_conn *c, const char *p, size_t n)
@@ -465,7 +516,7 @@ s_conn_flush(ingest_sip_t *self, s_conn *c)
     }
     c->woff = c->wlen = 0;
     if (c->closing && c->pending == 0)
-        s_conn_close(self, c, "closed after an error");
+        s_conn_linger(self, c);
 }
 
 /* ---- responses ---------------------------------------------------------- */
@@ -591,10 +642,11 @@ s_respond(ingest_sip_t *self, const proto_sip_req_t *req, int tcp, int fd,
 }
 
 /*
- * Answer a request the parser refused: salvage the response fields and
- * parse them again (so the builder only ever sees parsed values).  A
- * request too broken for that is dropped (RFC 3261 leaves no way to
- * answer it).
+ * Answer a request the parser refused (err->code: 400, 413, 415, 505):
+ * salvage the response fields from all of `buf` and parse them again, so
+ * the builder only ever sees parsed values (ingest_salvage.h).  A request
+ * without a usable Via, Call-ID or CSeq is dropped: RFC 3261 leaves no
+ * way to answer it.  Counted in stats.unanswerable, named at debug.
  */
 static void
 s_respond_refused(ingest_sip_t *self, const uint8_t *buf, size_t n, int tcp,
@@ -602,35 +654,47 @@ s_respond_refused(ingest_sip_t *self, const uint8_t *buf, size_t n, int tcp,
                   socklen_t alen, const proto_sip_err_t *err)
 {
     proto_sip_req_t req;
+    const char *why = NULL, *text;
+    char extra[512] = "";
     char *resp;
 
     self->stats.bad++;
-    if (ingest_salvage_parse(buf, n, self->lim.max_header_bytes, &req) ==
-        SG_OK) {
-        if (req.method_id != PROTO_SIP_OTHER ||
-            !(req.method.n == 3 && memcmp(req.method.p, "ACK", 3) == 0)) {
-            const char *text = err->code == 413   ? "Request Entity Too Large"
-                               : err->code == 415 ? "Unsupported Media Type"
-                               : err->code == 505 ? "Version Not Supported"
-                                                  : "Bad Request";
-            char extra[160] = "";
-            if (err->code == 415) {
-                /* RFC 3261 21.4.13: list what is accepted. */
-                size_t o = (size_t)snprintf(extra, sizeof(extra), "Accept: ");
-                for (size_t k = 0; self->ctypes && self->ctypes[k]; k++)
-                    o += (size_t)snprintf(extra + o, sizeof(extra) - o, "%s%s",
-                                          k ? ", " : "", self->ctypes[k]);
-                if (o + 3 < sizeof(extra))
-                    memcpy(extra + o, "\r\n", 3);
-                else
-                    extra[0] = '\0';
-            }
-            resp = s_respond(self, &req, tcp, fd, serial, addr, alen, err->code,
-                             text, extra[0] ? extra : NULL, NULL);
-            sg_free(resp);
-        }
-        proto_sip_req_clear(&req);
+    if (ingest_salvage_parse(buf, n, &req, &why) != SG_OK) {
+        char a[80];
+
+        self->stats.unanswerable++;
+        sg_debug(S_PLACE, "%s from %s refused (%d %s), not answerable: %s",
+                 tcp ? "tcp" : "udp",
+                 s_addr_str((const struct sockaddr *)addr, a, sizeof(a)),
+                 err->code, err->why, why);
+        return;
     }
+    /* An ACK is never answered (RFC 3261 17.2.1), refused or not. */
+    if (req.method_id == PROTO_SIP_OTHER && req.method.n == 3 &&
+        memcmp(req.method.p, "ACK", 3) == 0) {
+        proto_sip_req_clear(&req);
+        return;
+    }
+    text = err->code == 413   ? "Request Entity Too Large"
+           : err->code == 415 ? "Unsupported Media Type"
+           : err->code == 505 ? "Version Not Supported"
+                              : "Bad Request";
+    if (err->code == 415 && self->ctypes != NULL) {
+        /* RFC 3261 21.4.13: list what is accepted (left out when the
+         * list does not fit). */
+        size_t o = (size_t)snprintf(extra, sizeof(extra), "Accept: ");
+        for (size_t k = 0; self->ctypes[k] && o < sizeof(extra); k++)
+            o += (size_t)snprintf(extra + o, sizeof(extra) - o, "%s%s",
+                                  k ? ", " : "", self->ctypes[k]);
+        if (o + 3 <= sizeof(extra))
+            memcpy(extra + o, "\r\n", 3);
+        else
+            extra[0] = '\0';
+    }
+    resp = s_respond(self, &req, tcp, fd, serial, addr, alen, err->code, text,
+                     extra[0] ? extra : NULL, NULL);
+    sg_free(resp);
+    proto_sip_req_clear(&req);
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -950,7 +1014,7 @@ s_tcp_frames(ingest_sip_t *self, s_conn *c)
         c->part_ms = c->rlen > 0 ? sg_clock_mono_ms() : 0;
     }
     if (c->closing && c->woff == c->wlen && c->pending == 0)
-        s_conn_close(self, c, "closed after a framing error");
+        s_conn_linger(self, c);
 }
 
 static void
@@ -963,6 +1027,10 @@ s_tcp_read(ingest_sip_t *self, s_conn *c)
     if (c->rcap < want) {
         c->rbuf = sg_realloc(c->rbuf, want);
         c->rcap = want;
+    }
+    if (c->linger_ms != 0) {
+        s_conn_drain(self, c);
+        return;
     }
     for (;;) {
         ssize_t n;
@@ -1021,7 +1089,8 @@ ingest_sip_fds(ingest_sip_t *self, struct pollfd *out, size_t max)
             continue;
         out[n].fd = c->fd;
         out[n].events = 0;
-        if (!self->stopping && !c->closing && c->pending < S_TCP_PENDING)
+        if (!self->stopping &&
+            (c->linger_ms != 0 || (!c->closing && c->pending < S_TCP_PENDING)))
             out[n].events |= POLLIN;
         if (c->woff < c->wlen)
             out[n].events |= POLLOUT;
@@ -1078,6 +1147,9 @@ ingest_sip_run(ingest_sip_t *self)
         if (c != NULL && c->rlen > 0 && c->pending < S_TCP_PENDING &&
             !c->closing && !self->stopping)
             s_tcp_frames(self, c);
+        else if (c != NULL && c->closing && c->linger_ms == 0 &&
+                 c->pending == 0 && c->woff == c->wlen)
+            s_conn_linger(self, c); /* its last answer came from the store */
     }
     if (now < self->next_idle_scan)
         return;
@@ -1088,7 +1160,9 @@ ingest_sip_run(ingest_sip_t *self)
 
         if (c == NULL || c->pending != 0 || c->woff != c->wlen)
             continue;
-        if (now - c->last_ms >= idle) {
+        if (c->linger_ms != 0 && now - c->linger_ms >= S_TCP_LINGER_MS) {
+            s_conn_close(self, c, "still sending after a framing error");
+        } else if (now - c->last_ms >= idle) {
             self->stats.tcp_idle_closed++;
             s_conn_close(self, c, "idle");
         } else if (c->rlen > 0 && c->part_ms != 0 && now - c->part_ms >= idle) {

@@ -115,12 +115,39 @@ def want(only, name):
     return only is None or only in name
 
 
+def binaries(bdir, sub, prefix):
+    """The executables bdir/tests/SUB/PREFIX*, sorted (objects left out).
+    tools/reliability.py uses this too."""
+    bins = sorted(glob.glob(os.path.join(bdir, 'tests', sub, prefix + '*')))
+    return [b for b in bins if os.access(b, os.X_OK)
+            and not b.endswith('.o')]
+
+
+def suite_env(build):
+    """The environment every program of the suite runs in, for the debug
+    build directory `build`."""
+    env = dict(os.environ)
+    env['TU_SRCDIR'] = ROOT
+    env['STIRGATE_BUILD'] = build
+    env['SG_BUILD'] = build  # the system tests' name for it
+    # Sanitizer reports must fail the run, with a stack to read.
+    env.setdefault('UBSAN_OPTIONS', 'print_stacktrace=1:halt_on_error=1')
+    env.setdefault('ASAN_OPTIONS', 'abort_on_error=0:detect_leaks=1')
+    return env
+
+
+def asan_env(env, asan_build):
+    """`env` for the system tests against the asan build's binaries."""
+    aenv = dict(env)
+    aenv['SG_BUILD'] = asan_build
+    aenv['STIRGATE_BUILD'] = asan_build
+    aenv['ASAN_OPTIONS'] = 'abort_on_error=0:detect_leaks=1'
+    return aenv
+
+
 def step_unit(tally, args, env, modes):
     for mode, bdir in modes:
-        bins = sorted(glob.glob(os.path.join(bdir, 'tests', 'unit',
-                                             'test_*')))
-        bins = [b for b in bins if os.access(b, os.X_OK)
-                and not b.endswith('.o')]
+        bins = binaries(bdir, 'unit', 'test_')
         label = 'unit/%s' % mode
         if not want(args.only, label) and not any(
                 want(args.only, label + '/' + os.path.basename(b))
@@ -162,11 +189,7 @@ def step_system_asan(tally, args, env):
             tally.add('system-asan', 0, 1, 'no asan build in %s; build with '
                       'scons mode=asan' % args.asan_build)
         return
-    aenv = dict(env)
-    aenv['SG_BUILD'] = args.asan_build
-    aenv['STIRGATE_BUILD'] = args.asan_build
-    aenv['ASAN_OPTIONS'] = 'abort_on_error=0:detect_leaks=1'
-    step_system(tally, args, aenv, 'system-asan')
+    step_system(tally, args, asan_env(env, args.asan_build), 'system-asan')
 
 
 VALGRIND = ['valgrind', '--tool=memcheck', '--leak-check=full',
@@ -176,10 +199,7 @@ VALGRIND = ['valgrind', '--tool=memcheck', '--leak-check=full',
 
 
 def step_valgrind(tally, args, env):
-    bins = sorted(glob.glob(os.path.join(args.build, 'tests', 'unit',
-                                         'test_*')))
-    bins = [b for b in bins if os.access(b, os.X_OK)
-            and not b.endswith('.o')]
+    bins = binaries(args.build, 'unit', 'test_')
     names = ['valgrind/' + os.path.basename(b) for b in bins]
     if not any(want(args.only, n) for n in names + ['valgrind']):
         return
@@ -217,10 +237,7 @@ def step_valgrind(tally, args, env):
 
 
 def step_fuzz(tally, args, env, fuzz_dir):
-    bins = sorted(glob.glob(os.path.join(fuzz_dir, 'tests', 'fuzz',
-                                         'fuzz_*')))
-    bins = [b for b in bins if os.access(b, os.X_OK)
-            and not b.endswith('.o')]
+    bins = binaries(fuzz_dir, 'fuzz', 'fuzz_')
     srcs = glob.glob(os.path.join(ROOT, 'tests', 'fuzz', 'fuzz_*.c'))
     if not bins:
         if srcs and want(args.only, 'fuzz'):
@@ -312,13 +329,7 @@ def main():
     args.asan_build = os.path.abspath(os.path.join(ROOT, args.asan_build))
     args.fuzz_build = os.path.abspath(os.path.join(ROOT, args.fuzz_build))
 
-    env = dict(os.environ)
-    env['TU_SRCDIR'] = ROOT
-    env['STIRGATE_BUILD'] = args.build
-    env['SG_BUILD'] = args.build  # the system tests' name for it
-    # Sanitizer reports must fail the run, with a stack to read.
-    env.setdefault('UBSAN_OPTIONS', 'print_stacktrace=1:halt_on_error=1')
-    env.setdefault('ASAN_OPTIONS', 'abort_on_error=0:detect_leaks=1')
+    env = suite_env(args.build)
 
     tally = Tally()
     timings = []

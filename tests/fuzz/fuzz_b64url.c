@@ -1,5 +1,6 @@
 /*
- * tests/fuzz/fuzz_b64url.c - libFuzzer target for proto_b64.h.
+ * tests/fuzz/fuzz_b64url.c - libFuzzer target for proto_b64.h: base64url
+ * and standard base64, decoding and encoding.
  *
  * The decoders are strict, so every accepted text is the unique encoding
  * of what it decodes to: re-encoding must give the input back.  Encoding

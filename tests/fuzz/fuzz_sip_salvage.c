@@ -5,9 +5,11 @@
  * as ingest_sip.c runs them on a request the parser refused.
  *
  * Besides "no crash, no leak", it checks what the caller relies on: the
- * copy fits its documented bound and ends with the blank line, every
- * line of it is a line of the input, the re-parsed request has no body,
- * and each refusal code's response is CRLF-clean.
+ * copy fits INGEST_SALVAGE_COPY_MAX and ends with the blank line, holds
+ * no control character, and has only the request line and the response
+ * fields under their canonical names (a header injected into a value
+ * never gets through); the re-parsed request has no body; and each
+ * refusal code's response is CRLF-clean.
  */
 #include "ingest/ingest_salvage.h"
 
@@ -17,25 +19,40 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Is every CRLF-terminated line of `copy` (but the blank one) somewhere
- * in the input?  The copy may only drop lines, never make new ones. */
 static void
-s_check_copy(const uint8_t *in, size_t n, const char *copy, size_t len)
+s_check_copy(const char *copy, size_t len)
 {
+    static const char *const names[] = {
+        "Via: ", "From: ", "To: ", "Call-ID: ", "CSeq: "};
+    static const char rline[] = " " INGEST_SALVAGE_ANON_URI " SIP/2.0\r\n";
     size_t pos = 0;
+    int first = 1;
 
-    if (len < 4 || memcmp(copy + len - 4, "\r\n\r\n", 4) != 0 ||
-        copy[len] != '\0')
+    if (len < 4 || len > INGEST_SALVAGE_COPY_MAX ||
+        memcmp(copy + len - 4, "\r\n\r\n", 4) != 0 || copy[len] != '\0')
         abort();
     while (pos + 2 < len) {
         const char *eol = memmem(copy + pos, len - pos, "\r\n", 2);
-        size_t l;
+        size_t l, k;
         if (eol == NULL)
             abort();
-        l = (size_t)(eol - (copy + pos)) + 2;
-        if (memmem(in, n, copy + pos, l) == NULL)
+        l = (size_t)(eol - (copy + pos));
+        if (proto_sip_value_check(copy + pos, l) != NULL)
             abort();
-        pos += l;
+        if (first) {
+            if (l < sizeof(rline) - 2 ||
+                memcmp(copy + pos + l + 2 - (sizeof(rline) - 1), rline,
+                       sizeof(rline) - 1) != 0)
+                abort();
+        } else {
+            for (k = 0; k < 5; k++)
+                if (strncmp(copy + pos, names[k], strlen(names[k])) == 0)
+                    break;
+            if (k == 5)
+                abort();
+        }
+        first = 0;
+        pos += l + 2;
     }
 }
 
@@ -71,30 +88,24 @@ s_check_response(const proto_sip_req_t *req)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* The header-section cap ingest passes (sip.max_message bounds it
-     * further); the first byte picks a smaller one now and then, so
-     * the cut-off paths run too. */
-    size_t max = size > 0 && data[0] < 16 ? (size_t)data[0] * 8 : 16384;
     proto_sip_req_t req;
+    const char *why;
     char *copy;
     size_t clen;
 
-    if (ingest_salvage_copy((const char *)data, size, max, &copy, &clen) ==
-        NULL) {
-        size_t bound = (size < max ? size : max) + 2;
-        if (clen > bound)
-            abort();
-        s_check_copy(data, size, copy, clen);
+    if (ingest_salvage_copy((const char *)data, size, &copy, &clen) == NULL) {
+        s_check_copy(copy, clen);
         free(copy);
     } else if (copy != NULL || clen != 0) {
         abort();
     }
-    if (ingest_salvage_parse(data, size, max, &req) == SG_OK) {
-        if (req.body != NULL || req.body_len != 0 || req.call_id.p == NULL)
+    if (ingest_salvage_parse(data, size, &req, &why) == SG_OK) {
+        if (req.body != NULL || req.body_len != 0 || req.call_id.p == NULL ||
+            why != NULL)
             abort();
         s_check_response(&req);
         proto_sip_req_clear(&req);
-    } else if (req.owned_ != NULL) {
+    } else if (req.owned_ != NULL || why == NULL) {
         abort();
     }
     return 0;

@@ -12,6 +12,8 @@
                          plus every sanitizer line
   Checks                 "ok/FAIL name" lines and the closing
                          "N passed, N failed"
+  Figures                what a test injected and counted, as JSON in
+                         the file $SG_FIGURES names (tools/reliability.py)
 
 Under the asan build (run.py's system-asan step) a stage that leaks or
 touches freed memory prints its report to stderr, which Proc sends to its
@@ -19,6 +21,7 @@ log file: log_problems() is what turns that into a failed check, so every
 test scans the logs of the stages it started after stopping them (leaks
 are reported at exit).
 """
+import json
 import os
 import re
 import signal
@@ -167,8 +170,10 @@ class Checks:
     def __init__(self):
         self.passed = 0
         self.failed = 0
+        self.results = []   # (name, passed) in order, for Figures
 
     def check(self, name, ok, detail=None):
+        self.results.append((name, bool(ok)))
         if ok:
             self.passed += 1
             print('ok   %s' % name, flush=True)
@@ -182,3 +187,48 @@ class Checks:
     def summary(self):
         print('%d passed, %d failed' % (self.passed, self.failed))
         return 1 if self.failed or not self.passed else 0
+
+
+class Figures:
+    """The figures of one system test for tools/reliability.py: what each
+    case injected and what it counted, written as one JSON object to the
+    file $SG_FIGURES names (nothing is written when it is unset, and
+    nothing else about the test changes).
+
+    case() starts a case and returns its dict for the test to fill in as
+    it goes, so a case that fails half-way still reports what it counted
+    before; the checks made from one case() to the next are the case's.
+    write() adds those checks and the totals, and is safe to call more
+    than once (the last call wins)."""
+
+    def __init__(self, test, checks, **fields):
+        self.path = os.environ.get('SG_FIGURES')
+        self.checks = checks
+        self.data = {'test': test, 'build': BUILD, 'cases': []}
+        self.data.update(fields)
+        self._first = []
+
+    def case(self, name, **fields):
+        c = {'case': name}
+        c.update(fields)
+        self.data['cases'].append(c)
+        self._first.append(len(self.checks.results))
+        return c
+
+    def write(self):
+        if not self.path:
+            return
+        res = self.checks.results
+        ends = self._first[1:] + [len(res)]
+        for c, a, z in zip(self.data['cases'], self._first, ends):
+            c['checks'] = [{'name': n, 'passed': ok} for n, ok in res[a:z]]
+        self.data['outside_cases'] = [
+            {'name': n, 'passed': ok}
+            for n, ok in res[:self._first[0] if self._first else len(res)]]
+        self.data['passed'] = self.checks.passed
+        self.data['failed'] = self.checks.failed
+        tmp = self.path + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(self.data, f, indent=1, default=str)
+            f.write('\n')
+        os.replace(tmp, self.path)

@@ -38,6 +38,10 @@ starts a new master on the same config at once, while they may still be
 stopping (the store's lock and the master's pid lock sort that out: the new
 store retries until the old one has let go).
 
+With $SG_FIGURES set, the counts of every case (sent, accepted, delivered,
+lost, duplicates by key, kills done, the store check) also go to that file
+as JSON (sgtest.Figures; tools/reliability.py reads them).
+
 Runtime: about 25-40 s per case in the debug build (the restart throttle
 doubles 1, 2, 4 s for a stage killed three times in a minute), a little
 more under ASan where the message rate is halved.  Binaries from $SG_BUILD,
@@ -289,6 +293,12 @@ class Gateway:
         r = run([STORE, '--check', '--dir', os.path.join(self.data, 'store')])
         return r.returncode, r.stdout.decode() + r.stderr.decode()
 
+    def check_summary(self, code, out):
+        """The last line of check_store()'s output without the directory
+        ("N records (...): N problems"), for the figures."""
+        last = (out.strip().splitlines() or ['exit %s' % code])[-1]
+        return last.replace(os.path.join(self.data, 'store') + ': ', '', 1)
+
     # -- delivered ---------------------------------------------------------
     def delivered(self):
         """token -> [key] for every delivery seen (webhook: the
@@ -335,6 +345,7 @@ class Sender:
         self.accepted = {}   # token -> api id or None (SIP)
         self.refused = {}    # token -> last status seen
         self.codes = {}
+        self.acked_by = {}   # the answer that accepted a token -> tokens
         self.n = 0
         self.threads = [threading.Thread(target=self._api, daemon=True),
                         threading.Thread(target=self._sip, daemon=True)]
@@ -357,6 +368,11 @@ class Sender:
     def _count(self, code):
         with self.lock:
             self.codes[code] = self.codes.get(code, 0) + 1
+
+    def _acked(self, tok, mid, code):
+        with self.lock:
+            self.accepted[tok] = mid
+            self.acked_by[code] = self.acked_by.get(code, 0) + 1
 
     def _api_once(self, tok):
         body = json.dumps({'from': ORIG, 'to': TO_HOOK, 'body': tok,
@@ -385,12 +401,12 @@ class Sender:
                 if st in (200, 202):
                     ids = [m.get('id') for m in
                            json.loads(b).get('messages', [])]
-                    with self.lock:
-                        self.accepted[tok] = ids[0] if ids else None
+                    self._acked(tok, ids[0] if ids else None, st)
                     break
-                if st == 409:          # a duplicate whose first id is
-                    with self.lock:    # not named: accepted before
-                        self.accepted[tok] = None
+                if st == 409:
+                    # A duplicate whose first id is not named: accepted
+                    # before.
+                    self._acked(tok, None, st)
                     break
                 time.sleep(0.2)
             else:
@@ -423,8 +439,7 @@ class Sender:
                 self._count('sip-%s' % code)
                 last = code
                 if code == 202:
-                    with self.lock:
-                        self.accepted[tok] = None
+                    self._acked(tok, None, 'sip-202')
                     break
                 time.sleep(0.2)
             else:
@@ -457,8 +472,9 @@ class Sender:
         return None
 
 
-def account(gw, sender, c, label):
-    """The counts: lost, duplicates, keys."""
+def account(gw, sender, c, label, fig=None):
+    """The counts: lost, duplicates, keys; into `fig` (a Figures case)
+    when given."""
     dl = gw.delivered()
     acc = dict(sender.accepted)
     lost = sorted(t for t in acc if t not in dl)
@@ -490,6 +506,30 @@ def account(gw, sender, c, label):
             bad_keys.append((t, 'Call-ID %s' % ks[0][1]))
     sip_dups = sum(1 for t, cs in sip_tx.items() if len(cs) > 1)
     hook_dups = sum(1 for t, ks in dups.items() if t.startswith('crash-api'))
+    if fig is not None:
+        # A duplicate is a message delivered more than once: a webhook
+        # token POSTed again, a SIP token in a second transaction (UDP
+        # retransmissions of one transaction are not duplicates).  "Same
+        # key" when every copy carried one Idempotency-Key / Call-ID.
+        again = [ks for t, ks in dups.items() if t.startswith('crash-api')]
+        again += [cs for t, cs in sip_tx.items() if len(cs) > 1]
+        same = sum(1 for ks in again if len(set(
+            k[1] if isinstance(k, tuple) else k for k in ks)) == 1)
+        fig.update({
+            'sent': sender.n,
+            'attempts': sum(sender.codes.values()),
+            'accepted': len(acc),
+            'accepted_by': {str(k): v for k, v in sender.acked_by.items()},
+            'never_accepted': len(sender.refused),
+            'delivered': len(dl),
+            'delivered_accepted': sum(1 for t in acc if t in dl),
+            'delivered_not_accepted': sum(1 for t in dl if t not in acc),
+            'lost': len(really), 'still_queued': len(still),
+            'duplicates': len(again), 'duplicates_webhook': hook_dups,
+            'duplicates_sip': sip_dups, 'duplicates_same_key': same,
+            'duplicates_other_key': len(again) - same,
+            'key_errors': len(bad_keys),
+            'answers': {str(k): v for k, v in sender.codes.items()}})
     print('     %s: sent %d, accepted %d, never accepted %d, delivered %d, '
           'lost %d (still queued %d), duplicates: webhook %d, SIP %d '
           'transactions; answers %s' % (
@@ -504,7 +544,7 @@ def account(gw, sender, c, label):
             % label, len(acc) >= 20, len(acc))
 
 
-def drain(gw, c, label, limit=60):
+def drain(gw, c, label, limit=60, fig=None):
     last = {}
 
     def empty():
@@ -515,11 +555,13 @@ def drain(gw, c, label, limit=60):
         ok = True
     except AssertionError:
         ok = False
+    if fig is not None:
+        fig['pending_after_drain'] = last.get('n')
     c.check('%s: the queue drains' % label, ok, 'still pending: %s'
             % last.get('n'))
 
 
-def kill_cycle(gw, rng, name, kills, c, label):
+def kill_cycle(gw, rng, name, kills, c, label, fig):
     """SIGKILL stage `name` `kills` times at random moments, each time
     waiting until the master has started it again."""
     pids = []
@@ -528,6 +570,7 @@ def kill_cycle(gw, rng, name, kills, c, label):
         pid = wait_for(lambda: gw.stage_pid(name), '%s running' % name, 60)
         os.kill(pid, signal.SIGKILL)
         pids.append(pid)
+        fig['kills_done'] += 1
         wait_for(lambda: gw.stage_pid(name) not in (0, pid) and
                  alive(gw.stage_pid(name)), '%s restarted' % name, 60)
         wait_for(gw.ready, 'ready after killing %s' % name, 60)
@@ -535,7 +578,7 @@ def kill_cycle(gw, rng, name, kills, c, label):
             len(set(pids)) == kills, pids)
 
 
-def kill_master(gw, rng, kills, c, label):
+def kill_master(gw, rng, kills, c, label, fig):
     """SIGKILL the master; its stages get SIGTERM (PDEATHSIG) and stop;
     a new master starts on the same run directory at once."""
     gone_ok = True
@@ -546,6 +589,7 @@ def kill_master(gw, rng, kills, c, label):
         stages = [p for p in stages if p]
         gw.p.kill()
         gw.p.wait()
+        fig['kills_done'] += 1
         gw.start()
         try:
             wait_for(lambda: not any(alive(p) for p in stages),
@@ -556,8 +600,14 @@ def kill_master(gw, rng, kills, c, label):
             'master takes over the run directory' % label, gone_ok)
 
 
-def crash_case(tmp, target, rng, c):
+def crash_case(tmp, target, rng, c, fig):
     label = 'kill -9 %s' % target
+    kills = 3
+    rate = 5 if ASAN else 10
+    fig.update({'killed': target, 'signal': 'SIGKILL',
+                'kills_planned': kills, 'kills_done': 0,
+                'rate_per_sender': rate, 'senders': ['http-api', 'sip-udp'],
+                'next_hop_delay_s': 0.05})
     base = os.path.join(tmp, target)
     os.makedirs(base)
     # Next hops answering after 50 ms: a kill of a worker lands mid-send
@@ -565,18 +615,18 @@ def crash_case(tmp, target, rng, c):
     gw = Gateway(base, delay=0.05).start()
     sender = None
     try:
-        sender = Sender(gw, rate=5 if ASAN else 10).start()
+        sender = Sender(gw, rate=rate).start()
         wait_for(lambda: len(sender.accepted) >= 5, 'the first 202s', 30)
         if target == 'master':
-            kill_master(gw, rng, 3, c, label)
+            kill_master(gw, rng, kills, c, label, fig)
         else:
-            kill_cycle(gw, rng, target, 3, c, label)
+            kill_cycle(gw, rng, target, kills, c, label, fig)
         n = len(sender.accepted)
         wait_for(lambda: len(sender.accepted) >= n + 5,
                  'messages accepted after the last kill', 40)
         sender.stop()
-        drain(gw, c, label)
-        account(gw, sender, c, label)
+        drain(gw, c, label, fig=fig)
+        account(gw, sender, c, label, fig)
     finally:
         if sender is not None:
             sender.stop_ev.set()
@@ -585,6 +635,10 @@ def crash_case(tmp, target, rng, c):
         gw.uas.stop()
     c.check('%s: the master stops cleanly (exit 0)' % label, rc == 0, rc)
     code, out = gw.check_store()
+    fig.update({'master_exit': rc, 'store_check_exit': code,
+                'store_check': gw.check_summary(code, out),
+                'sanitizer_lines': len(sgtest.sanitizer_lines(
+                    gw.logtext()))})
     c.check('%s: the store validates clean (stirgate-store --check)' % label,
             code == 0, out)
     probs = gw.problems()
@@ -592,7 +646,7 @@ def crash_case(tmp, target, rng, c):
             not probs, '\n'.join(probs[:20]))
 
 
-def t_checker_finds_damage(tmp, c):
+def t_checker_finds_damage(tmp, c, fig):
     """The checker's own test: clean on a fresh store, and non-zero once a
     record's bytes are damaged (through the LMDB file, outside the store)."""
     base = os.path.join(tmp, 'checker')
@@ -608,6 +662,8 @@ def t_checker_finds_damage(tmp, c):
         gw.sink.stop()
         gw.uas.stop()
     code, out = gw.check_store()
+    fig.update({'injected': 'one stored record\'s attempts field '
+                'overwritten in data.mdb', 'fresh_store_check_exit': code})
     c.check('checker: clean on a fresh store', code == 0, out)
     db = os.path.join(gw.data, 'store', 'data.mdb')
     with open(db, 'r+b') as f:
@@ -619,6 +675,8 @@ def t_checker_finds_damage(tmp, c):
             f.seek(at + 20)
             f.write(b'\xff' * 4)
     code, out = gw.check_store()
+    fig.update({'records_damaged': len(ats), 'damaged_store_check_exit': code,
+                'damage_reported': 'invalid record' in out})
     c.check('checker: a damaged record is reported (exit 1)',
             ok and code == 1 and 'invalid record' in out, out)
 
@@ -632,25 +690,31 @@ def main():
     only = [a for a in sys.argv[1:] if not a.startswith('-') and
             a != sgtest.BUILD]
     c = sgtest.Checks()
+    figures = sgtest.Figures('crash', c, seed=seed, asan=ASAN)
     sgtest.self_test()
     tmp = tempfile.mkdtemp(prefix='sg-crash-')
     try:
-        cases = [('checker', lambda: t_checker_finds_damage(tmp, c))]
+        cases = [('checker',
+                  lambda fig: t_checker_finds_damage(tmp, c, fig))]
         for target in ('master', 'ingest', 'store', 'deliver-1', 'deliver-2'):
-            cases.append((target, lambda t=target: crash_case(tmp, t, rng, c)))
+            cases.append((target, lambda fig, t=target:
+                          crash_case(tmp, t, rng, c, fig)))
         for name, fn in cases:
             if only and not any(o in name for o in only):
                 continue
             t0 = time.monotonic()
+            fig = figures.case(name)
             try:
-                fn()
+                fn(fig)
             except Exception:
                 c.check('%s: ran to the end' % name, False,
                         traceback.format_exc())
+            fig['seconds'] = round(time.monotonic() - t0, 1)
             print('     %s: %.1f s' % (name, time.monotonic() - t0),
                   flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        figures.write()
     sys.exit(c.summary())
 
 

@@ -36,6 +36,11 @@ python next hops) facing, one case each:
                libfaketime is not installed (tools/bootstrap.sh installs
                it for tests).
 
+With $SG_FIGURES set, each fault also goes to that file as JSON
+(sgtest.Figures; tools/reliability.py reads it): what was injected and
+what was counted (messages sent, answered 202, delivered, lost, where the
+case has them; the answer, reason or timing observed otherwise).
+
 Runtime: about 60-90 s in the debug build.  Binaries from $SG_BUILD, else
 build/debug.  Prints "N passed, N failed" last.
 """
@@ -277,12 +282,33 @@ def wait_state(gw, mid, state, limit=20):
         raise AssertionError('%s: %s, wanted %s' % (mid, last.get('m'), state))
 
 
-def store_clean(gw, c, label):
+def conf(gw, key):
+    """A value of the config `gw` runs with ("x5u.timeout_ms"), as
+    written there, for the figures' descriptions."""
+    with open(gw.config) as f:
+        v = json.load(f)
+    for k in key.split('.'):
+        v = v[k]
+    return v
+
+
+def fault(fig, name, injected, **counts):
+    """One fault of a case for the figures: a dict the case fills in."""
+    f = {'fault': name, 'injected': injected}
+    f.update(counts)
+    fig.setdefault('faults', []).append(f)
+    return f
+
+
+def store_clean(gw, c, label, fig):
     code, out = gw.check_store()
+    fig['store_check_exit'] = code
+    fig['store_check'] = gw.check_summary(code, out)
     c.check('%s: the store validates clean' % label, code == 0, out)
 
 
-def no_errors(gw, c, label, allowed=()):
+def no_errors(gw, c, label, fig, allowed=()):
+    fig['sanitizer_lines'] = len(sgtest.sanitizer_lines(gw.logtext()))
     probs = gw.problems(allowed)
     c.check('%s: no unexpected error lines or sanitizer reports' % label,
             not probs, '\n'.join(probs[:20]))
@@ -290,7 +316,7 @@ def no_errors(gw, c, label, allowed=()):
 
 # --- downstream -------------------------------------------------------------
 
-def t_downstream(tmp, c):
+def t_downstream(tmp, c, fig):
     base = os.path.join(tmp, 'downstream')
     os.makedirs(base)
     hook = FlexHook('down')
@@ -301,34 +327,56 @@ def t_downstream(tmp, c):
                'sip': uas.hop()}]
     gw = Gateway(base, routes=routes, workers=1,
                  extra={'delivery': {'http_timeout_ms': 1000}}).start()
+    injected = {
+        'down': 'nothing listens on the webhook\'s port (connection refused)',
+        'hang': 'the webhook reads the request and never answers '
+                '(delivery.http_timeout_ms %s)'
+                % conf(gw, 'delivery.http_timeout_ms'),
+        'reset': 'the webhook reads half the request, then a TCP RST'}
     try:
         for mode in ('down', 'hang', 'reset'):
             label = 'webhook %s' % {'down': 'refusing',
                                     'hang': 'hanging',
                                     'reset': 'resetting mid-request'}[mode]
+            f = fault(fig, label, injected[mode])
             hook.set(mode)
             r = post(gw, 'faults-%s' % mode)
+            f.update(sent=1, acked=int(r[0] == 202))
             mid = mid_of(r)
 
             def retried():
                 m = show(gw, mid)
                 return m and m.get('attempts', 0) >= 2 and m
             m = wait_for(retried, '%s: two attempts' % label, 30)
+            f.update(failed_attempts_seen=m.get('attempts'),
+                     last_error=m.get('last_error'),
+                     state_while_failing=m.get('state'))
             c.check('%s: the message is retried, not failed (%s)' % (
                 label, m.get('last_error')), m['state'] in (
                     'queued', 'leased'), m)
             hook.set('ok')
             m = wait_state(gw, mid, 'done', 30)
             got = [k for k, b in hook.delivered() if k == mid]
+            f.update(attempts=m.get('attempts'), delivered=min(len(got), 1),
+                     duplicated=max(len(got) - 1, 0),
+                     lost=f['acked'] - min(len(got), 1))
             c.check('%s: delivered exactly once after recovery' % label,
                     len(got) == 1, (got, m))
         # SIP over TCP: the next hop resets the connection twice.
+        resets = uas.resets
+        f = fault(fig, 'SIP next hop (TCP) resetting mid-MESSAGE',
+                  'the SIP UAS resets the connection (RST) after the first '
+                  'bytes of a MESSAGE, %d times' % resets)
         r = post(gw, 'faults-sip-tcp', to=TO_SIP)
+        f.update(sent=1, acked=int(r[0] == 202))
         mid = mid_of(r)
         m = wait_state(gw, mid, 'done', 30)
         cids = uas.requests()
         n = sum(1 for _, hdrs, _ in uas.requests()
                 for k, v in hdrs if k == 'call-id' and v.startswith(mid))
+        f.update(resets_done=resets - uas.resets, attempts=m.get('attempts'),
+                 delivered=min(n, 1), duplicated=max(n - 1, 0),
+                 lost=f['acked'] - min(n, 1))
         c.check('SIP TCP reset mid-MESSAGE: retried, delivered once '
                 '(attempts %s)' % m.get('attempts'),
                 uas.resets == 0 and n == 1 and m.get('attempts', 0) >= 2,
@@ -339,9 +387,10 @@ def t_downstream(tmp, c):
         uas.stop()
         gw.sink.stop()
         gw.uas.stop()
+    fig['master_exit'] = rc
     c.check('downstream: the master stops cleanly', rc == 0, rc)
-    store_clean(gw, c, 'downstream')
-    no_errors(gw, c, 'downstream')
+    store_clean(gw, c, 'downstream', fig)
+    no_errors(gw, c, 'downstream', fig)
 
 
 # --- the map full -----------------------------------------------------------
@@ -358,7 +407,7 @@ def fill(gw, prefix, limit=4000, size=4000):
     return ids, None
 
 
-def t_map_full(tmp, c):
+def t_map_full(tmp, c, fig):
     label = 'map full'
     base = os.path.join(tmp, 'mapfull')
     os.makedirs(base)
@@ -369,37 +418,54 @@ def t_map_full(tmp, c):
         'delivery': {'probe_interval': '1s'},
         'store': {'map_size': '1MiB', 'map_max': '1MiB', 'done_keep': '0s',
                   'backoff_min': '1s', 'backoff_max': '1s'}}).start()
+    f = fault(fig, label, 'store.map_size %s, store.map_max %s, done_keep '
+              '%s, the webhook down; 4 KB messages POSTed until one is '
+              'refused; then the webhook up' % (
+                  conf(gw, 'store.map_size'), conf(gw, 'store.map_max'),
+                  conf(gw, 'store.done_keep')))
     try:
         ids, r = fill(gw, 'mapfull')
+        f.update(sent=len(ids) + (r is not None), acked=len(ids),
+                 refused_with=r and r[0],
+                 retry_after=r and r[1].get('Retry-After'))
         c.check('%s: 503 with Retry-After once the map is full (after %d '
                 'messages)' % (label, len(ids)),
                 r is not None and r[0] == 503 and 'Retry-After' in r[1]
                 and len(ids) > 10, r)
         bad = [m for m in ids if (show(gw, m) or {}).get('state') not in
                ('queued', 'leased')]
+        f['intact_while_full'] = len(ids) - len(bad)
         c.check('%s: every message committed before is intact' % label,
                 not bad, bad[:5])
         hook.set('ok')
         wait_for(lambda: len(hook.delivered()) >= len(ids),
                  'the backlog delivered', 90)
+        sent = set(ids)
+        keys = [k for k, _ in hook.delivered() if k in sent]
+        f.update(delivered=len(set(keys)), duplicated=len(keys) -
+                 len(set(keys)), lost=len(ids) - len(set(keys)))
 
         def accepted():
+            f['sent_after'] = f.get('sent_after', 0) + 1
             return post(gw, 'mapfull-after')[0] == 202
+        ok = wait_for(accepted, 'a 202 again', 30)
+        f['accepted_after_space_freed'] = bool(ok)
         c.check('%s: new messages accepted once deliveries freed space'
-                % label, wait_for(accepted, 'a 202 again', 30))
+                % label, ok)
     finally:
         rc = gw.stop()
         hook.stop()
         gw.sink.stop()
         gw.uas.stop()
+    fig['master_exit'] = rc
     c.check('%s: the master stops cleanly' % label, rc == 0, rc)
-    store_clean(gw, c, label)
-    no_errors(gw, c, label)
+    store_clean(gw, c, label, fig)
+    no_errors(gw, c, label, fig)
 
 
 # --- the filesystem full ----------------------------------------------------
 
-def t_disk_full(tmp, c):
+def t_disk_full(tmp, c, fig):
     label = 'filesystem full'
     base = os.path.join(tmp, 'diskfull')
     os.makedirs(base)
@@ -410,6 +476,8 @@ def t_disk_full(tmp, c):
     if r.returncode != 0:
         print('skip %s: mount -t tmpfs not permitted here: %s'
               % (label, r.stderr.strip()), flush=True)
+        fig['skipped'] = 'mount -t tmpfs not permitted: %s' % (
+            r.stderr.strip())
         return
     gw = hook = None
     try:
@@ -428,10 +496,21 @@ def t_disk_full(tmp, c):
         ballast = os.path.join(mnt, 'ballast')
         with open(ballast, 'wb') as f:
             f.write(b'\0' * max(0, free - (3 << 19)))
+        st = os.statvfs(mnt)
+        flt = fault(fig, label, 'the data directory on a tmpfs of %d KiB, '
+                    'a ballast file leaving %d KiB free, store.map_max %s, '
+                    'the webhook down; 4 KB messages POSTed until one is '
+                    'refused; then the ballast removed and the webhook up'
+                    % (st.f_blocks * st.f_frsize // 1024,
+                       st.f_bavail * st.f_frsize // 1024,
+                       conf(gw, 'store.map_max')))
         spid = gw.stage_pid('store')
         ids, r = fill(gw, 'diskfull')
+        flt.update(sent=len(ids) + (r is not None), acked=len(ids),
+                   refused_with=r and r[0])
         c.check('%s: 503 once the filesystem is full (after %d messages)'
                 % (label, len(ids)), r is not None and r[0] == 503, r)
+        flt['store_restarted'] = gw.stage_pid('store') != spid
         c.check('%s: the store still runs (not restarted)' % label,
                 gw.stage_pid('store') == spid and gw.ready(),
                 (spid, gw.stage_pid('store'), [
@@ -444,14 +523,17 @@ def t_disk_full(tmp, c):
         os.unlink(ballast)
         bad = [m for m in ids if (show(gw, m) or {}).get('state') not in
                ('queued', 'leased')]
+        flt['intact_while_full'] = len(ids) - len(bad)
         c.check('%s: every message committed before is intact' % label,
                 not bad, [(m, show(gw, m)) for m in bad[:3]])
         hook.set('ok')
 
         def accepted():
+            flt['sent_after'] = flt.get('sent_after', 0) + 1
             return post(gw, 'diskfull-after')[0] == 202
-        c.check('%s: accepted again after space was freed' % label,
-                wait_for(accepted, 'a 202 again', 30))
+        ok = wait_for(accepted, 'a 202 again', 30)
+        flt['accepted_after_space_freed'] = bool(ok)
+        c.check('%s: accepted again after space was freed' % label, ok)
         try:
             wait_for(lambda: len(hook.delivered()) >= len(ids) + 1,
                      'the backlog delivered', 60)
@@ -460,11 +542,16 @@ def t_disk_full(tmp, c):
                    if ' info ' not in ln][-15:])
             print(gw.queue('list', '--limit', '5'), len(hook.delivered()))
             raise
+        sent = set(ids)
+        keys = [k for k, _ in hook.delivered() if k in sent]
+        flt.update(delivered=len(set(keys)), duplicated=len(keys) -
+                   len(set(keys)), lost=len(ids) - len(set(keys)))
         rc = gw.stop()
+        fig['master_exit'] = rc
         c.check('%s: the master stops cleanly' % label, rc == 0, rc)
-        store_clean(gw, c, label)
-        no_errors(gw, c, label, allowed=[r'No space left on device',
-                                         r'ENOSPC'])
+        store_clean(gw, c, label, fig)
+        no_errors(gw, c, label, fig, allowed=[r'No space left on device',
+                                              r'ENOSPC'])
     finally:
         if gw is not None:
             gw.stop()
@@ -488,7 +575,7 @@ def tls_cert(d):
     return cert, key
 
 
-def t_x5u(tmp, c):
+def t_x5u(tmp, c, fig):
     base = os.path.join(tmp, 'x5u')
     os.makedirs(base)
     peer = os.path.join(base, 'peer')
@@ -539,7 +626,11 @@ def t_x5u(tmp, c):
         return None
     good = srv.url('/files/p.pem')
     try:
+        f = fault(fig, 'x5u reachable', 'none: the chain served normally '
+                  '(warms the cache)', sent=1)
         st, j = send(good, 'x5u-warm')
+        f.update(acked=int(st == 202), answer=st, verstat=j.get('verstat'),
+                 reason=j.get('reason'))
         c.check('x5u: a reachable chain verifies (cache warmed)',
                 st == 202 and j.get('verstat') == 'TN-Validation-Passed', j)
         # Slow and down are transient (x5u_fetch_failed: deferred, 202);
@@ -554,11 +645,23 @@ def t_x5u(tmp, c):
                   'x5u_policy'),
                  ('huge body (past x5u.max_size)', srv.url('/big'), 403,
                   'x5u_policy')]
+        injected = {
+            'slow': 'the x5u server sends headers and a few bytes, then '
+                    'nothing (x5u.timeout_ms %s)' % conf(gw, 'x5u.timeout_ms'),
+            'down': 'the x5u URL names a port where nothing listens',
+            'garbage': 'the x5u server answers 200 text/html',
+            'huge': 'the x5u server sends 10 MB of PEM-looking text '
+                    '(x5u.max_size %s)' % conf(gw, 'x5u.max_size')}
         for name, url, want_st, want_reason in cases:
             body = 'x5u-%s' % name.split()[0]
+            f = fault(fig, 'x5u %s' % name, injected[name.split()[0]],
+                      sent=2)
             t0 = time.monotonic()
             st, j = send(url, body)
             took = time.monotonic() - t0
+            f.update(acked=int(st == 202), answer=st,
+                     verstat=j.get('verstat'), reason=j.get('reason'),
+                     seconds=round(took, 2))
             print('     x5u %s: %s %s/%s in %.1f s' % (
                 name, st, j.get('verstat'), j.get('reason'), took),
                 flush=True)
@@ -566,18 +669,26 @@ def t_x5u(tmp, c):
                     st == want_st and j.get('reason') == want_reason, j)
             # Meanwhile a message whose chain is cached is unaffected.
             st2, j2 = send(good, body + '-cached')
+            f.update(acked=f['acked'] + (st2 == 202), cached_chain_answer=st2,
+                     cached_chain_verstat=j2.get('verstat'))
             c.check('x5u %s: a message with a cached chain still passes'
                     % name, st2 == 202 and
                     j2.get('verstat') == 'TN-Validation-Passed', j2)
         # Flapping: refused while it is down, deferred; up: resolved at
         # delivery.
         furl = 'https://127.0.0.1:%d/files/p.pem' % flap.port
+        f = fault(fig, 'x5u flapping', 'a proxy in front of the x5u server '
+                  'resets every connection, then relays', sent=1)
         st, j = send(furl, 'x5u-flap')
+        f.update(acked=int(st == 202), answer=st, verstat=j.get('verstat'),
+                 reason=j.get('reason'))
         c.check('x5u flapping (down): deferred at ingest',
                 st == 202 and j.get('reason') == 'x5u_fetch_failed', j)
         flap.up = True
         d = wait_for(lambda: hook_of('x5u-flap'), 'the flapping message '
                      'delivered', 60)
+        f.update(delivered=1, delivered_verstat=d.get('verstat'),
+                 delivered_reason=d.get('reason'))
         c.check('x5u flapping (then up): the deferred verification resolves '
                 'at delivery', d.get('verstat') == 'TN-Validation-Passed', d)
     finally:
@@ -586,19 +697,21 @@ def t_x5u(tmp, c):
         flap.stop()
         gw.sink.stop()
         gw.uas.stop()
+    fig['master_exit'] = rc
     c.check('x5u: the master stops cleanly', rc == 0, rc)
-    store_clean(gw, c, 'x5u')
-    no_errors(gw, c, 'x5u')
+    store_clean(gw, c, 'x5u', fig)
+    no_errors(gw, c, 'x5u', fig)
 
 
 # --- the wall clock stepped --------------------------------------------------
 
-def t_clock(tmp, c):
+def t_clock(tmp, c, fig):
     label = 'clock step'
     if not FAKETIME:
         print('skip %s: libfaketime not installed (Debian package '
               'faketime; tools/bootstrap.sh installs it for tests)' % label,
               flush=True)
+        fig['skipped'] = 'libfaketime not installed'
         return
     base = os.path.join(tmp, 'clock')
     os.makedirs(base)
@@ -626,7 +739,11 @@ def t_clock(tmp, c):
     try:
         # Backward: a retry due in ~5 s must still come within ~5 s of
         # real time, not an hour later.
+        f = fault(fig, 'clock back 1 h', 'the wall clock of every stage '
+                  'stepped back 3600 s while a retry was due in %s'
+                  % conf(gw, 'store.backoff_min'), sent=1)
         r = post(gw, 'clock-back')
+        f['acked'] = int(r[0] == 202)
         mid = mid_of(r)
         wait_for(lambda: (show(gw, mid) or {}).get('attempts', 0) >= 1 and
                  show(gw, mid).get('state') == 'queued', 'the first failure')
@@ -638,12 +755,18 @@ def t_clock(tmp, c):
             ok = True
         except AssertionError:
             ok = False
+        f.update(delivered=int(ok), retry_after_s=round(
+            time.monotonic() - t0, 1))
         c.check('%s back 1 h: a retry due in 5 s does not stall (%.1f s)'
                 % (label, time.monotonic() - t0), ok, show(gw, mid))
         # Forward: a retry due in 5 s does not fire at once.
         step(0)
         hook.set('down')
+        f = fault(fig, 'clock forward 1 h', 'the wall clock of every stage '
+                  'stepped forward 3600 s while a retry was due in %s'
+                  % conf(gw, 'store.backoff_min'), sent=1)
         r = post(gw, 'clock-fwd')
+        f['acked'] = int(r[0] == 202)
         mid = mid_of(r)
         try:
             wait_for(lambda: (show(gw, mid) or {}).get('attempts', 0) >= 1
@@ -658,18 +781,25 @@ def t_clock(tmp, c):
         step(3600)
         wait_state(gw, mid, 'done', 25)
         took = time.monotonic() - t0
+        f.update(delivered=1, retry_after_s=round(took, 1))
         c.check('%s forward 1 h: the retry keeps its 5 s backoff (came '
                 'after %.1f s)' % (label, took), took >= 2.0, took)
         # Forward while a delivery is in flight: the 20 s lease does not
         # expire, so the job is not handed out twice.
         hook.set('hang')
+        f = fault(fig, 'clock forward 1 h during a send', 'the wall clock '
+                  'stepped forward another 3600 s while the webhook held a '
+                  'send under a %s lease' % conf(gw, 'store.lease'), sent=1)
         r = post(gw, 'clock-lease')
+        f['acked'] = int(r[0] == 202)
         mid = mid_of(r)
         wait_for(lambda: hook.seen >= 1 and
                  (show(gw, mid) or {}).get('state') == 'leased', 'in flight')
         seen = hook.seen
         step(7200)
         time.sleep(3)   # the window in which a wrong lease would fire
+        f.update(sends_after_step=hook.seen - seen,
+                 state_after_step=(show(gw, mid) or {}).get('state'))
         c.check('%s forward during a send: the lease does not expire early '
                 '(no second send)' % label, hook.seen == seen and
                 show(gw, mid).get('state') == 'leased',
@@ -680,13 +810,19 @@ def t_clock(tmp, c):
         # clock); from an interconnect it would be stale.
         hook.release.set()
         hook.set('down')
+        f = fault(fig, 'clock forward 1 h before a retry (freshness)',
+                  'the wall clock stepped forward another 3600 s while a '
+                  'message the gateway signed waited for a retry', sent=1)
         r = post(gw, 'clock-fresh')
+        f['acked'] = int(r[0] == 202)
         mid = mid_of(r)
         wait_for(lambda: (show(gw, mid) or {}).get('attempts', 0) >= 1 and
                  show(gw, mid).get('state') == 'queued', 'the first failure')
         step(7200 + 3600)
         hook.set('ok')
         m = wait_state(gw, mid, 'done', 30)
+        f.update(delivered=1, resigned_after_s=(m.get('resign_iat') or 0) -
+                 (m.get('iat') or 0))
         c.check('%s: freshness follows the wall clock (re-signed after the '
                 'step: iat %s, resign_iat %s)' % (
                     label, m.get('iat'), m.get('resign_iat')),
@@ -697,15 +833,17 @@ def t_clock(tmp, c):
         hook.stop()
         gw.sink.stop()
         gw.uas.stop()
+    fig['master_exit'] = rc
     c.check('%s: the master stops cleanly' % label, rc == 0, rc)
-    store_clean(gw, c, label)
-    no_errors(gw, c, label)
+    store_clean(gw, c, label, fig)
+    no_errors(gw, c, label, fig)
 
 
 def main():
     only = [a for a in sys.argv[1:] if not a.startswith('-') and
             a != sgtest.BUILD]
     c = sgtest.Checks()
+    figures = sgtest.Figures('faults', c)
     tmp = tempfile.mkdtemp(prefix='sg-faults-')
     cases = [('downstream', t_downstream), ('map_full', t_map_full),
              ('disk_full', t_disk_full), ('x5u', t_x5u), ('clock', t_clock)]
@@ -714,15 +852,18 @@ def main():
             if only and not any(o in name for o in only):
                 continue
             t0 = time.monotonic()
+            fig = figures.case(name)
             try:
-                fn(tmp, c)
+                fn(tmp, c, fig)
             except Exception:
                 c.check('%s: ran to the end' % name, False,
                         traceback.format_exc())
+            fig['seconds'] = round(time.monotonic() - t0, 1)
             print('     %s: %.1f s' % (name, time.monotonic() - t0),
                   flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        figures.write()
     sys.exit(c.summary())
 
 

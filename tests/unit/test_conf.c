@@ -120,6 +120,8 @@ TU_TEST(conf_defaults)
     TU_INTEQ(c.sip_max_identity, 8);
     TU_INTEQ(c.sip_max_recipients, 100);
     TU_INTEQ(c.sip_max_conn_per_peer, 64);
+    TU_INTEQ(c.http_max_connections, 256);
+    TU_INTEQ(c.http_max_conn_per_peer, 64);
     TU_INTEQ(c.sip_tcp_idle, 300);
     TU_INTEQ(c.sip_retry_after, 5);
     TU_REQUIRE(c.sip_accept_types.n == 7);
@@ -273,6 +275,10 @@ static const rule_case_t s_rules[] = {
     {"{\"node\": {\"default_cc\": \"44\"}}", NULL, NULL},
     {"{\"sip\": {\"max_connections\": 10, \"max_connections_per_peer\": 11}}",
      "sip.max_connections_per_peer", "exceeds"},
+    {"{\"http\": {\"max_connections\": 8, \"max_connections_per_peer\": 9}}",
+     "http.max_connections_per_peer", "exceeds http.max_connections"},
+    {"{\"http\": {\"max_connections\": 8, \"max_connections_per_peer\": 8}}",
+     NULL, NULL},
     {"{\"x5u\": {\"connect_timeout_ms\": 6000}}", "x5u.connect_timeout_ms",
      "exceeds x5u.timeout_ms"},
     {"{\"store\": {\"map_size\": \"8GiB\"}}", "store.map_size", "map_max"},
