@@ -485,6 +485,49 @@ def t_logs(c, gw):
     c.check('no unexpected error lines', not bad, bad[:5])
 
 
+def t_warm_after_restart(c, gw):
+    """x5u.warm: after a restart the ingest process loads the chain cached
+    by the first run before any message asks for it, so the first
+    verification after the restart is a memory hit (no file read, no
+    fetch: the repository is down by now)."""
+    gw.start()
+
+    def warmed():
+        st, text = gw.get('/metrics')
+        s = parse(text) if st == 200 else []
+        return s if total(s, 'stirgate_x5u_cache_warmed_total') >= 1 else None
+    try:
+        samples = wait_for(warmed, 'the cached chain loaded ahead', 20)
+    except AssertionError:
+        c.check('restart: cached chain loaded ahead', False,
+                gw.get('/metrics')[1][-2000:])
+        return
+    c.check('restart: cached chain loaded ahead',
+            total(samples, 'stirgate_x5u_cache_warmed_total') == 1 and
+            total(samples, 'stirgate_x5u_cache_entries') == 1,
+            [x for x in samples if x[0].startswith('stirgate_x5u_')][:12])
+    body = '%s after restart' % BODY_MARK
+    st = gw.post(body, TO_HOOK, TOKEN_IC, gw.sign(body, TO_HOOK))
+    c.check('restart: verified message 202 with the repository down',
+            st == 202, st)
+
+    def counted():
+        st, text = gw.get('/metrics')
+        s = parse(text) if st == 200 else []
+        return s if total(s, 'stirgate_x5u_cache_hits_total') >= 1 else None
+    try:
+        samples = wait_for(counted, 'the lookup counted', 10)
+    except AssertionError:
+        samples = parse(gw.get('/metrics')[1])
+    c.check('restart: the lookup was a memory hit, no disk read, no fetch',
+            total(samples, 'stirgate_x5u_cache_hits_total',
+                  source='memory') == 1 and
+            total(samples, 'stirgate_x5u_cache_hits_total',
+                  source='disk') == 0 and
+            total(samples, 'stirgate_x5u_cache_misses_total') == 0,
+            [x for x in samples if x[0].startswith('stirgate_x5u_')][:12])
+
+
 def main():
     c = Checks()
     tmp = tempfile.mkdtemp(prefix='sg-metrics-', dir='/tmp')
@@ -502,6 +545,7 @@ def main():
         gw.p = None
         c.check('master exits 0 on SIGTERM', rc == 0, rc)
         t_logs(c, gw)
+        t_warm_after_restart(c, gw)
     except Exception:
         c.check('no exception', False, traceback.format_exc())
         if gw is not None:
