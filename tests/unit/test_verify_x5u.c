@@ -450,6 +450,37 @@ s_cb(void *arg, const char *url, const verify_x5u_result_t *res) {
     s->reason = res->reason;
 }
 
+/* Write `url`'s chain file into `dir` under the name the cache looks for
+ * (the encoder is shared; the name is SHA-256("chain\n" + url) in hex);
+ * its path in `path` when not NULL. */
+static void
+s_put_file(const char *dir, const char *url, const char *pem, int64_t fetched,
+           int64_t expires, char *path_out, size_t path_n) {
+    uint8_t md[32], *buf;
+    char hex[65], path[600];
+    size_t n;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    FILE *f;
+
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, "chain\n", 6);
+    EVP_DigestUpdate(ctx, url, strlen(url));
+    EVP_DigestFinal_ex(ctx, md, NULL);
+    EVP_MD_CTX_free(ctx);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    snprintf(path, sizeof(path), "%s/%s.x5u", dir, hex);
+    buf = s_encode(url, pem, fetched, expires, &n);
+    TU_REQUIRE(buf != NULL);
+    f = fopen(path, "wb");
+    TU_REQUIRE(f != NULL);
+    TU_CHECK(fwrite(buf, 1, n, f) == n);
+    fclose(f);
+    free(buf);
+    if (path_out != NULL)
+        snprintf(path_out, path_n, "%s", path);
+}
+
 TU_TEST(x5u_cache_answers_from_file_then_memory) {
     fx_t fx;
     char dir[300], path[600];
@@ -488,28 +519,8 @@ TU_TEST(x5u_cache_answers_from_file_then_memory) {
     TU_INTEQ(verify_x5u_cache_stats(c)->negative_hits, 1);
     verify_x5u_cache_destroy(&c);
 
-    buf = s_encode(url, fx.chain_pem, FX_IAT - 10, FX_IAT + 86400, &n);
-    TU_REQUIRE(buf != NULL);
-    /* Write it under the name the cache will look for: the encoder is
-     * shared, the name is SHA-256("chain\n" + url) in hex. */
-    {
-        uint8_t md[32];
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        char hex[65];
-        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-        EVP_DigestUpdate(ctx, "chain\n", 6);
-        EVP_DigestUpdate(ctx, url, strlen(url));
-        EVP_DigestFinal_ex(ctx, md, NULL);
-        EVP_MD_CTX_free(ctx);
-        for (int i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", md[i]);
-        snprintf(path, sizeof(path), "%s/%s.x5u", dir, hex);
-    }
-    f = fopen(path, "wb");
-    TU_REQUIRE(f != NULL);
-    TU_CHECK(fwrite(buf, 1, n, f) == n);
-    fclose(f);
-    free(buf);
+    s_put_file(dir, url, fx.chain_pem, FX_IAT - 10, FX_IAT + 86400, path,
+               sizeof(path));
 
     c = s_cache(&fx, dir);
     TU_CHECK(verify_x5u_cache_get(c, url, s_cb, &seen, &res) == 1);
@@ -575,33 +586,6 @@ TU_TEST(x5u_cache_answers_from_file_then_memory) {
     fx_fini(&fx);
 }
 
-/* Write `url`'s chain file into `dir` under the name the cache uses. */
-static void
-s_put_file(const char *dir, const char *url, const char *pem, int64_t fetched,
-           int64_t expires) {
-    uint8_t md[32], *buf;
-    char hex[65], path[600];
-    size_t n;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    FILE *f;
-
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    EVP_DigestUpdate(ctx, "chain\n", 6);
-    EVP_DigestUpdate(ctx, url, strlen(url));
-    EVP_DigestFinal_ex(ctx, md, NULL);
-    EVP_MD_CTX_free(ctx);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    snprintf(path, sizeof(path), "%s/%s.x5u", dir, hex);
-    buf = s_encode(url, pem, fetched, expires, &n);
-    TU_REQUIRE(buf != NULL);
-    f = fopen(path, "wb");
-    TU_REQUIRE(f != NULL);
-    TU_CHECK(fwrite(buf, 1, n, f) == n);
-    fclose(f);
-    free(buf);
-}
-
 TU_TEST(x5u_cache_warm_loads_directory_ahead) {
     fx_t fx;
     char dir[300], url[64], path[400];
@@ -618,14 +602,15 @@ TU_TEST(x5u_cache_warm_loads_directory_ahead) {
     verify_x5u_cache_destroy(&c);
     for (int i = 0; i < 5; i++) {
         snprintf(url, sizeof(url), "https://127.0.0.1:1/c%d.pem", i);
-        s_put_file(dir, url, fx.chain_pem, FX_IAT - 10, FX_IAT + 86400);
+        s_put_file(dir, url, fx.chain_pem, FX_IAT - 10, FX_IAT + 86400, NULL,
+                   0);
     }
     /* Not loaded: expired, a URL the policy refuses (http), a file under
      * a name that is not its URL's, a foreign file. */
     s_put_file(dir, "https://127.0.0.1:1/old.pem", fx.chain_pem, FX_IAT - 10,
-               FX_IAT - 1);
+               FX_IAT - 1, NULL, 0);
     s_put_file(dir, "http://127.0.0.1:1/plain.pem", fx.chain_pem, FX_IAT - 10,
-               FX_IAT + 86400);
+               FX_IAT + 86400, NULL, 0);
     snprintf(path, sizeof(path), "%s/%064d.x5u", dir, 0);
     f = fopen(path, "wb");
     TU_REQUIRE(f != NULL);
@@ -676,7 +661,8 @@ TU_TEST(x5u_cache_entries_bounded_least_recently_used_go) {
     TU_REQUIRE(c != NULL);
     for (int i = 0; i < 10; i++) {
         snprintf(url, sizeof(url), "https://127.0.0.1:1/e%d.pem", i);
-        s_put_file(dir, url, fx.chain_pem, FX_IAT - 10, FX_IAT + 86400);
+        s_put_file(dir, url, fx.chain_pem, FX_IAT - 10, FX_IAT + 86400, NULL,
+                   0);
     }
     /* Warming stops at the limit. */
     while (verify_x5u_cache_warm(c, 1000000))
