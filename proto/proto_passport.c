@@ -9,6 +9,7 @@
 #include "proto/proto_passport.h"
 
 #include "lib/sg.h"
+#include "lib/sg_utf8.h"
 #include "proto/proto_b64.h"
 #include "proto/proto_json.h"
 
@@ -17,26 +18,6 @@
 
 #define S_SIG_LEN 64     /* ES256 R||S (RFC 7518 section 3.4) */
 #define S_SIG_B64_LEN 86 /* base64url characters for 64 octets */
-
-static json_t *
-s_obj(void)
-{
-    json_t *v = json_object();
-
-    if (v == NULL)
-        sg_panic("json_object: out of memory");
-    return v;
-}
-
-static json_t *
-s_arr(void)
-{
-    json_t *v = json_array();
-
-    if (v == NULL)
-        sg_panic("json_array: out of memory");
-    return v;
-}
 
 /* Decode one base64url segment holding a JSON object. */
 static json_t *
@@ -383,117 +364,127 @@ s_strcmp_p(const void *a, const void *b)
 }
 
 /*
- * RFC 8225 5.2.1: each dest array in lexicographic order.  Sorted, a
- * duplicate sits next to its twin and is folded.  jansson's json_string
- * refuses invalid UTF-8: that makes the whole build fail.
+ * Building.  The signing input has a fixed shape, so its RFC 8225 section
+ * 9 serialization is written directly instead of through a jansson tree
+ * and proto_json_canonical (the tree cost a dozen allocations per message
+ * and the dump as many again):
+ *
+ *   header  {"alg":"ES256","ppt":P?,"typ":"passport","x5u":X}
+ *   payload {"dest":{"tn":[..]?,"uri":[..]?},"iat":N,"msgi":M?,
+ *            "orig":{"tn"|"uri":V}}
+ *
+ * Members are written in code point order (alg < ppt < typ < x5u;
+ * dest < iat < msgi < orig; tn < uri).  Strings are escaped exactly as
+ * proto_json_canonical (jansson's compact dump) escapes them: '"' and '\'
+ * with a backslash; \b \f \n \r \t; any other byte below 0x20 as \u00XX
+ * with uppercase hex; everything else ('/', DEL, UTF-8) raw.  A string
+ * that is not well-formed UTF-8 fails the build, as json_string refused
+ * it.  tests/unit/test_proto_passport_build.c keeps the jansson
+ * construction and compares both byte for byte over generated inputs: a
+ * change here must keep them identical, or every signature we make
+ * changes form.
+ *
+ * Both JSON texts go into one scratch buffer sized by a bound (on the
+ * stack for every usual message), then base64url into the one allocation
+ * returned.
  */
-static int
-s_dest_array(json_t *dest, const char *key, const char **v, size_t n)
-{
-    json_t *arr;
+#define S_DEST_STACK 32  /* dest lists up to this long: no allocation */
+#define S_SCRATCH 2048   /* JSON bounds up to this: no allocation */
+#define S_JSON_FIXED 160 /* literals of both texts and iat: 124 today */
+#define S_JSON_PER_STR 3 /* quotes and a separator */
+#define S_JSON_ESC_MAX 6 /* \u00XX: the most one byte becomes */
 
-    if (n == 0)
-        return 1;
-    qsort(v, n, sizeof(*v), s_strcmp_p);
-    arr = s_arr();
+#define S_LIT(p, lit)                                                          \
+    (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+/* A JSON string at p; `s` is well-formed UTF-8.  Returns the end. */
+static char *
+s_put_str(char *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    unsigned char c;
+
+    *p++ = '"';
+    while ((c = (unsigned char)*s++) != '\0') {
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *p++ = (char)c;
+            continue;
+        }
+        *p++ = '\\';
+        switch (c) {
+        case '"':
+        case '\\':
+            *p++ = (char)c;
+            break;
+        case '\b':
+            *p++ = 'b';
+            break;
+        case '\f':
+            *p++ = 'f';
+            break;
+        case '\n':
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = 'r';
+            break;
+        case '\t':
+            *p++ = 't';
+            break;
+        default:
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+            break;
+        }
+    }
+    *p++ = '"';
+    return p;
+}
+
+/* A non-negative integer in decimal, as "%lld" prints it. */
+static char *
+s_put_int(char *p, int64_t v)
+{
+    char buf[24];
+    size_t i = sizeof(buf);
+    uint64_t u = (uint64_t)v;
+
+    do {
+        buf[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    memcpy(p, buf + i, sizeof(buf) - i);
+    return p + (sizeof(buf) - i);
+}
+
+/* The elements of a sorted dest list, duplicates folded. */
+static char *
+s_put_list(char *p, const char **v, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && strcmp(v[i - 1], v[i]) == 0)
             continue;
-        if (json_array_append_new(arr, json_string(v[i])) != 0) {
-            json_decref(arr);
-            return 0;
-        }
+        if (i > 0)
+            *p++ = ',';
+        p = s_put_str(p, v[i]);
     }
-    return json_object_set_new(dest, key, arr) == 0;
-}
-
-static json_t *
-s_payload(const proto_ident_t *orig, const proto_ident_t *dest, size_t n_dest,
-          int64_t iat, const char *msgi)
-{
-    const char **tn = NULL, **uri = NULL;
-    size_t ntn = 0, nuri = 0;
-    json_t *p = NULL, *d, *o;
-
-    if (!s_ident_ok(orig) || dest == NULL || n_dest == 0 ||
-        n_dest > PROTO_PASSPORT_MAX_DEST || iat < 0)
-        return NULL;
-    tn = sg_calloc(n_dest, sizeof(*tn));
-    uri = sg_calloc(n_dest, sizeof(*uri));
-    for (size_t i = 0; i < n_dest; i++) {
-        if (!s_ident_ok(&dest[i]))
-            goto fail;
-        if (dest[i].kind == PROTO_IDENT_TN)
-            tn[ntn++] = dest[i].value;
-        else
-            uri[nuri++] = dest[i].value;
-    }
-
-    p = s_obj();
-    d = s_obj();
-    if (json_object_set_new(p, "dest", d) != 0)
-        sg_panic("json_object_set_new: out of memory");
-    if (!s_dest_array(d, "tn", tn, ntn) || !s_dest_array(d, "uri", uri, nuri))
-        goto fail;
-    if (json_object_set_new(p, "iat", json_integer((json_int_t)iat)) != 0)
-        goto fail;
-    if (msgi != NULL && json_object_set_new(p, "msgi", json_string(msgi)) != 0)
-        goto fail;
-    o = s_obj();
-    if (json_object_set_new(p, "orig", o) != 0 ||
-        json_object_set_new(o, orig->kind == PROTO_IDENT_TN ? "tn" : "uri",
-                            json_string(orig->value)) != 0)
-        goto fail;
-    sg_free(tn);
-    sg_free(uri);
     return p;
-
-fail:
-    json_decref(p);
-    sg_free(tn);
-    sg_free(uri);
-    return NULL;
 }
 
-static json_t *
-s_header(const char *x5u, const char *ppt)
+/*
+ * Add the worst case of one string to *bound: 1, or 0 when `s` is not
+ * well-formed UTF-8 or the sum overflows.
+ */
+static int
+s_bound_str(const char *s, size_t *bound)
 {
-    json_t *h = s_obj();
+    size_t n = strlen(s), w;
 
-    if (json_object_set_new(h, "alg", json_string("ES256")) != 0 ||
-        json_object_set_new(h, "typ", json_string("passport")) != 0 ||
-        json_object_set_new(h, "x5u", json_string(x5u)) != 0 ||
-        (ppt != NULL && json_object_set_new(h, "ppt", json_string(ppt)) != 0))
-        goto fail;
-    return h;
-
-fail:
-    json_decref(h);
-    return NULL;
-}
-
-/* b64u(canonical(header)) "." b64u(canonical(payload)); new, or NULL. */
-static char *
-s_join(const json_t *header, const json_t *payload)
-{
-    char *h = proto_json_canonical(header), *p = proto_json_canonical(payload);
-    char *out = NULL;
-    size_t hl, pl, len;
-
-    if (h == NULL || p == NULL)
-        goto out;
-    hl = proto_b64url_enc_len(strlen(h));
-    pl = proto_b64url_enc_len(strlen(p));
-    if (!sg_add_ok(hl, pl, &len) || !sg_add_ok(len, 2, &len))
-        goto out;
-    out = sg_malloc(len);
-    proto_b64url_encode((const uint8_t *)h, strlen(h), out);
-    out[hl] = '.';
-    proto_b64url_encode((const uint8_t *)p, strlen(p), out + hl + 1);
-out:
-    free(h);
-    free(p);
-    return out;
+    return sg_utf8_valid(s, n) && sg_mul_ok(n, S_JSON_ESC_MAX, &w) &&
+           sg_add_ok(w, S_JSON_PER_STR, &w) && sg_add_ok(*bound, w, bound);
 }
 
 char *
@@ -502,17 +493,93 @@ proto_passport_signing_input(const char *x5u, const char *ppt,
                              const proto_ident_t *dest, size_t n_dest,
                              int64_t iat, const char *msgi)
 {
-    json_t *h = NULL, *p = NULL;
-    char *out = NULL;
+    const char *stack_v[S_DEST_STACK], **v = stack_v, **tn, **uri;
+    char stack_j[S_SCRATCH], *j = stack_j, *p, *out = NULL;
+    size_t ntn = 0, nuri = 0, bound = S_JSON_FIXED, hl, pl;
 
     if (x5u == NULL || x5u[0] == '\0' || (ppt != NULL && ppt[0] == '\0'))
         return NULL;
-    h = s_header(x5u, ppt);
-    p = s_payload(orig, dest, n_dest, iat, msgi);
-    if (h != NULL && p != NULL)
-        out = s_join(h, p);
-    json_decref(h);
-    json_decref(p);
+    if (!s_ident_ok(orig) || dest == NULL || n_dest == 0 ||
+        n_dest > PROTO_PASSPORT_MAX_DEST || iat < 0)
+        return NULL;
+    if (!s_bound_str(x5u, &bound) ||
+        (ppt != NULL && !s_bound_str(ppt, &bound)) ||
+        (msgi != NULL && !s_bound_str(msgi, &bound)) ||
+        !s_bound_str(orig->value, &bound))
+        return NULL;
+
+    /* RFC 8225 5.2.1: each dest array in lexicographic order.  TNs fill v
+     * from the front, URIs from the back; sorted, a duplicate sits next to
+     * its twin and is folded by s_put_list. */
+    if (n_dest > S_DEST_STACK)
+        v = sg_calloc(n_dest, sizeof(*v));
+    for (size_t i = 0; i < n_dest; i++) {
+        if (!s_ident_ok(&dest[i]) || !s_bound_str(dest[i].value, &bound))
+            goto out;
+        if (dest[i].kind == PROTO_IDENT_TN)
+            v[ntn++] = dest[i].value;
+        else
+            v[n_dest - ++nuri] = dest[i].value;
+    }
+    tn = v;
+    uri = v + n_dest - nuri;
+    qsort(tn, ntn, sizeof(*v), s_strcmp_p);
+    qsort(uri, nuri, sizeof(*v), s_strcmp_p);
+
+    if (bound > sizeof(stack_j))
+        j = sg_malloc(bound);
+    p = S_LIT(j, "{\"alg\":\"ES256\",");
+    if (ppt != NULL) {
+        p = S_LIT(p, "\"ppt\":");
+        p = s_put_str(p, ppt);
+        *p++ = ',';
+    }
+    p = S_LIT(p, "\"typ\":\"passport\",\"x5u\":");
+    p = s_put_str(p, x5u);
+    *p++ = '}';
+    hl = (size_t)(p - j);
+
+    p = S_LIT(p, "{\"dest\":{");
+    if (ntn > 0) {
+        p = S_LIT(p, "\"tn\":[");
+        p = s_put_list(p, tn, ntn);
+        *p++ = ']';
+    }
+    if (ntn > 0 && nuri > 0)
+        *p++ = ',';
+    if (nuri > 0) {
+        p = S_LIT(p, "\"uri\":[");
+        p = s_put_list(p, uri, nuri);
+        *p++ = ']';
+    }
+    p = S_LIT(p, "},\"iat\":");
+    p = s_put_int(p, iat);
+    if (msgi != NULL) {
+        p = S_LIT(p, ",\"msgi\":");
+        p = s_put_str(p, msgi);
+    }
+    if (orig->kind == PROTO_IDENT_TN)
+        p = S_LIT(p, ",\"orig\":{\"tn\":");
+    else
+        p = S_LIT(p, ",\"orig\":{\"uri\":");
+    p = s_put_str(p, orig->value);
+    p = S_LIT(p, "}}");
+    /* A tripwire for an edit that outgrows S_JSON_FIXED (ASan and the
+     * tests' heap-sized cases would see the overrun itself). */
+    if ((size_t)(p - j) > bound)
+        sg_panic("proto_passport_signing_input: JSON past its bound");
+    pl = (size_t)(p - j) - hl;
+
+    out =
+        sg_malloc(proto_b64url_enc_len(hl) + 1 + proto_b64url_enc_len(pl) + 1);
+    p = out + proto_b64url_encode((const uint8_t *)j, hl, out);
+    *p++ = '.';
+    proto_b64url_encode((const uint8_t *)j + hl, pl, p);
+out:
+    if (v != stack_v)
+        sg_free(v);
+    if (j != stack_j)
+        sg_free(j);
     return out;
 }
 

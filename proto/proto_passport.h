@@ -2,8 +2,9 @@
  * proto/proto_passport.h - PASSporT (RFC 8225) parse and build.
  *
  * Parsing keeps the received base64url segments: the signature is checked
- * over them, never over re-serialized JSON (DESIGN.md 3.4).  Building uses
- * the canonical serialization of proto_json.h and always emits full form.
+ * over them, never over re-serialized JSON (DESIGN.md 3.4).  Building emits
+ * the canonical serialization of proto_json.h (written directly, byte for
+ * byte what proto_json_canonical makes) and always full form.
  * Input rules are liberal where the RFCs' own examples are (DESIGN.md 3.3):
  * `iat` as a numeric string, `dest.tn` as a string; never emitted.
  */
