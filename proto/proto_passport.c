@@ -7,6 +7,7 @@
  * the RFC 8225 section 9 serialization of proto_json.c.
  */
 #include "proto/proto_passport.h"
+#include "proto/proto_passport_int.h"
 
 #include "lib/sg.h"
 #include "lib/sg_utf8.h"
@@ -18,20 +19,6 @@
 
 #define S_SIG_LEN 64     /* ES256 R||S (RFC 7518 section 3.4) */
 #define S_SIG_B64_LEN 86 /* base64url characters for 64 octets */
-
-/* Decode one base64url segment holding a JSON object. */
-static json_t *
-s_segment_object(const char *seg, size_t len)
-{
-    uint8_t *buf = sg_malloc(proto_b64_dec_max(len));
-    size_t blen;
-    json_t *v = NULL;
-
-    if (proto_b64url_decode(seg, len, buf, &blen) == SG_OK)
-        v = proto_json_parse_object((const char *)buf, blen);
-    sg_free(buf);
-    return v;
-}
 
 /*
  * A string member: 1 and *out set (NULL when absent and optional), or 0
@@ -257,12 +244,250 @@ s_claims(proto_passport_t *self)
     return 1;
 }
 
-proto_reason
-proto_passport_parse(const char *token, size_t n, proto_passport_t **out)
+/*
+ * The canonical reader: a fast path for the tokens stirgate itself emits.
+ *
+ * jansson builds a tree of some fifty allocations for a msg PASSporT, and
+ * on the verify path that cost as much as everything else but the ECDSA
+ * verify.  Most tokens a gateway receives are in RFC 8225 section 9 form
+ * with exactly the claims proto_passport_signing_input writes:
+ *
+ *   header  {"alg":S,("ppt":S,)?"typ":S,"x5u":S}
+ *   payload {"dest":{"tn":[S,..]?,"uri":[S,..]?},"iat":N,("msgi":S,)?
+ *            "orig":{"tn"|"uri":S}}
+ *
+ * with no whitespace, every S printable ASCII without '"' or '\' (so its
+ * JSON value is its bytes) and N 1 to 18 digits without a leading zero
+ * (so it is an integer that fits).  For such text jansson's tree is fully
+ * determined: no escapes to decode, no duplicate member names, no NUL,
+ * nothing out of range.  The reader accepts only that shape and only when
+ * every check of s_claims passes as well (typ, non-empty strings,
+ * tn-spec, the dest count, msgi under ppt msg, alg ES256); anything else,
+ * valid or not, is left to the general path, which decides exactly as it
+ * always did.  So the fast path can only say REASON_OK, and only where
+ * the general path says REASON_OK with the same fields:
+ * proto_passport_int.h exposes the general path, and the unit tests and
+ * fuzz_passport compare both on every input.
+ *
+ * It reads the decoded text in place and allocates only the dest arrays;
+ * the strings are NUL-terminated in place (at their closing quote) once
+ * everything passed.  The payload tree is then built only on demand
+ * (proto_passport_payload: claim constraints).
+ */
+typedef struct {
+    const char *p, *end;
+} s_cur_t;
+
+static int
+s_cur_lit(s_cur_t *c, const char *lit, size_t n)
+{
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, lit, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+
+#define S_CUR_LIT(c, lit) s_cur_lit((c), (lit), sizeof(lit) - 1)
+
+/* A non-empty printable-ASCII string without '"' or '\'; *out = its first
+ * byte (its closing quote is the next '"'). */
+static int
+s_cur_str(s_cur_t *c, const char **out)
+{
+    const char *q;
+
+    if (c->p == c->end || *c->p != '"')
+        return 0;
+    for (q = c->p + 1; q < c->end && *q != '"'; q++)
+        if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e || *q == '\\')
+            return 0;
+    if (q == c->end || q == c->p + 1)
+        return 0;
+    *out = c->p + 1;
+    c->p = q + 1;
+    return 1;
+}
+
+/* 0, or 1 to 18 digits without a leading zero: never past INT64_MAX. */
+static int
+s_cur_int(s_cur_t *c, int64_t *out)
+{
+    int64_t v = 0;
+    size_t k = 0;
+
+    while (k < 18 && c->p + k < c->end && c->p[k] >= '0' && c->p[k] <= '9')
+        v = v * 10 + (c->p[k++] - '0');
+    if (k == 0 || (k > 1 && c->p[0] == '0') ||
+        (c->p + k < c->end && c->p[k] >= '0' && c->p[k] <= '9'))
+        return 0;
+    c->p += k;
+    *out = v;
+    return 1;
+}
+
+/* End the string that starts at s at its closing quote. */
+static void
+s_cur_term(const char *s)
+{
+    *strchr((char *)s, '"') = '\0';
+}
+
+/* The string read by s_cur_str (ended by its closing quote) is `lit`. */
+static int
+s_cur_streq(const char *s, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    return strncmp(s, lit, n) == 0 && s[n] == '"';
+}
+
+/* 1 when the string read by s_cur_str is tn-spec. */
+static int
+s_cur_tn_spec(const char *s)
+{
+    return s[strspn(s, "0123456789#*")] == '"';
+}
+
+/* S (,S)* ] into a new array; total counts entries across both lists. */
+static int
+s_cur_list(s_cur_t *c, int tn, size_t *total, const char ***arr, size_t *n)
+{
+    const char *stack[8], **v = stack, *s;
+    size_t cap = SG_NELEM(stack), k = 0;
+
+    do {
+        if (!s_cur_str(c, &s) || (tn && !s_cur_tn_spec(s)) ||
+            *total >= PROTO_PASSPORT_MAX_DEST)
+            goto fail;
+        if (k == cap) {
+            const char **w = sg_calloc(cap * 2, sizeof(*w));
+
+            memcpy(w, v, k * sizeof(*v));
+            if (v != stack)
+                sg_free(v);
+            v = w;
+            cap *= 2;
+        }
+        v[k++] = s;
+        (*total)++;
+    } while (S_CUR_LIT(c, ","));
+    if (!S_CUR_LIT(c, "]"))
+        goto fail;
+    *arr = v != stack ? v : sg_memdup(v, k * sizeof(*v));
+    *n = k;
+    return 1;
+fail:
+    if (v != stack)
+        sg_free(v);
+    return 0;
+}
+
+static int
+s_fast_header(proto_passport_t *self, const char *text, size_t len)
+{
+    s_cur_t c = {text, text + len};
+
+    if (!S_CUR_LIT(&c, "{\"alg\":") || !s_cur_str(&c, &self->alg) ||
+        !s_cur_streq(self->alg, "ES256"))
+        return 0;
+    if (S_CUR_LIT(&c, ",\"ppt\":") && !s_cur_str(&c, &self->ppt))
+        return 0;
+    if (!S_CUR_LIT(&c, ",\"typ\":") || !s_cur_str(&c, &self->typ) ||
+        !s_cur_streq(self->typ, "passport") || !S_CUR_LIT(&c, ",\"x5u\":") ||
+        !s_cur_str(&c, &self->x5u) || !S_CUR_LIT(&c, "}"))
+        return 0;
+    return c.p == c.end;
+}
+
+static int
+s_fast_payload(proto_passport_t *self, const char *text, size_t len)
+{
+    s_cur_t c = {text, text + len};
+    size_t total = 0;
+    const char *msgi = NULL;
+
+    if (!S_CUR_LIT(&c, "{\"dest\":{"))
+        return 0;
+    if (S_CUR_LIT(&c, "\"tn\":[")) {
+        if (!s_cur_list(&c, 1, &total, &self->dest_tn, &self->n_dest_tn))
+            return 0;
+        if (S_CUR_LIT(&c, ",\"uri\":[") &&
+            !s_cur_list(&c, 0, &total, &self->dest_uri, &self->n_dest_uri))
+            return 0;
+    } else if (!S_CUR_LIT(&c, "\"uri\":[") ||
+               !s_cur_list(&c, 0, &total, &self->dest_uri, &self->n_dest_uri)) {
+        return 0;
+    }
+    if (!S_CUR_LIT(&c, "},\"iat\":") || !s_cur_int(&c, &self->iat))
+        return 0;
+    if (S_CUR_LIT(&c, ",\"msgi\":") && !s_cur_str(&c, &msgi))
+        return 0;
+    if (!S_CUR_LIT(&c, ",\"orig\":{"))
+        return 0;
+    if (S_CUR_LIT(&c, "\"tn\":")) {
+        if (!s_cur_str(&c, &self->orig) || !s_cur_tn_spec(self->orig))
+            return 0;
+        self->orig_kind = PROTO_IDENT_TN;
+    } else if (S_CUR_LIT(&c, "\"uri\":")) {
+        if (!s_cur_str(&c, &self->orig))
+            return 0;
+        self->orig_kind = PROTO_IDENT_URI;
+    } else {
+        return 0;
+    }
+    if (!S_CUR_LIT(&c, "}}") || c.p != c.end)
+        return 0;
+    /* RFC 9475 3.2, as in s_claims: msgi only under ppt msg. */
+    if (self->ppt != NULL && s_cur_streq(self->ppt, "msg"))
+        self->msgi = msgi;
+    return 1;
+}
+
+/*
+ * 1 and the claims set (strings terminated) when both texts are in the
+ * canonical shape and pass every check; else 0 with the claims cleared
+ * and the texts untouched.
+ */
+static int
+s_fast(proto_passport_t *self, char *htext, size_t hl, char *ptext, size_t pl)
+{
+    if (!s_fast_header(self, htext, hl) || !s_fast_payload(self, ptext, pl)) {
+        sg_free(self->dest_tn);
+        sg_free(self->dest_uri);
+        self->alg = self->typ = self->x5u = self->ppt = self->msgi = NULL;
+        self->orig = NULL;
+        self->orig_kind = 0;
+        self->iat = 0;
+        self->dest_tn = self->dest_uri = NULL;
+        self->n_dest_tn = self->n_dest_uri = 0;
+        return 0;
+    }
+    s_cur_term(self->alg);
+    s_cur_term(self->typ);
+    s_cur_term(self->x5u);
+    if (self->ppt != NULL)
+        s_cur_term(self->ppt);
+    if (self->msgi != NULL)
+        s_cur_term(self->msgi);
+    s_cur_term(self->orig);
+    for (size_t i = 0; i < self->n_dest_tn; i++)
+        s_cur_term(self->dest_tn[i]);
+    for (size_t i = 0; i < self->n_dest_uri; i++)
+        s_cur_term(self->dest_uri[i]);
+    return 1;
+}
+
+/*
+ * Parse, with or without the canonical reader.  The token, the decoded
+ * header and the decoded payload share one allocation (self->token).
+ */
+static proto_reason
+s_parse(const char *token, size_t n, int fast, proto_passport_t **out)
 {
     proto_passport_t *self = NULL;
     const char *dot1, *dot2, *sig;
-    size_t hlen, plen, slen, siglen;
+    size_t hlen, plen, slen, siglen, hl, pl;
+    char *htext, *ptext;
     proto_reason r = REASON_MALFORMED_PASSPORT;
 
     *out = NULL;
@@ -283,12 +508,29 @@ proto_passport_parse(const char *token, size_t n, proto_passport_t **out)
     if (hlen == 0 || plen == 0 || slen != S_SIG_B64_LEN)
         return REASON_MALFORMED_PASSPORT;
 
+    /* n is at most PROTO_PASSPORT_MAX_TOKEN: no overflow below. */
     self = sg_calloc(1, sizeof(*self));
+    self->token = sg_malloc(n + 1 + proto_b64_dec_max(hlen) + 1 +
+                            proto_b64_dec_max(plen) + 1);
+    memcpy(self->token, token, n);
+    self->token[n] = '\0';
+    self->signed_len = hlen + 1 + plen;
+    htext = self->token + n + 1;
+    ptext = htext + proto_b64_dec_max(hlen) + 1;
     if (proto_b64url_decode(sig, slen, self->sig, &siglen) != SG_OK ||
-        siglen != S_SIG_LEN)
+        siglen != S_SIG_LEN ||
+        proto_b64url_decode(token, hlen, (uint8_t *)htext, &hl) != SG_OK ||
+        proto_b64url_decode(dot1 + 1, plen, (uint8_t *)ptext, &pl) != SG_OK)
         goto fail;
-    self->header = s_segment_object(token, hlen);
-    self->payload = s_segment_object(dot1 + 1, plen);
+    htext[hl] = '\0';
+    ptext[pl] = '\0';
+    if (fast && s_fast(self, htext, hl, ptext, pl)) {
+        *out = self;
+        return REASON_OK;
+    }
+
+    self->header = proto_json_parse_object(htext, hl);
+    self->payload = proto_json_parse_object(ptext, pl);
     if (self->header == NULL || self->payload == NULL)
         goto fail;
     if (!s_claims(self))
@@ -297,14 +539,47 @@ proto_passport_parse(const char *token, size_t n, proto_passport_t **out)
         r = REASON_UNSUPPORTED_ALG;
         goto fail;
     }
-    self->token = sg_strndup(token, n);
-    self->signed_len = hlen + 1 + plen;
     *out = self;
     return REASON_OK;
 
 fail:
     proto_passport_destroy(&self);
     return r;
+}
+
+proto_reason
+proto_passport_parse(const char *token, size_t n, proto_passport_t **out)
+{
+    return s_parse(token, n, 1, out);
+}
+
+proto_reason
+proto_passport_parse_general(const char *token, size_t n,
+                             proto_passport_t **out)
+{
+    return s_parse(token, n, 0, out);
+}
+
+const json_t *
+proto_passport_payload(proto_passport_t *self)
+{
+    const char *seg;
+    uint8_t *buf;
+    size_t n, len;
+
+    if (self->payload != NULL)
+        return self->payload;
+    /* Only the canonical reader leaves it unset, and it accepted text that
+     * jansson parses: a failure here is a broken invariant. */
+    seg = strchr(self->token, '.') + 1;
+    n = self->signed_len - (size_t)(seg - self->token);
+    buf = sg_malloc(proto_b64_dec_max(n));
+    if (proto_b64url_decode(seg, n, buf, &len) != SG_OK ||
+        (self->payload = proto_json_parse_object((const char *)buf, len)) ==
+            NULL)
+        sg_panic("proto_passport_payload: a parsed payload does not parse");
+    sg_free(buf);
+    return self->payload;
 }
 
 void

@@ -26,10 +26,13 @@ typedef struct {
     size_t signed_len; /* token[0 .. signed_len) is the signing input */
     uint8_t sig[64];   /* raw R||S */
 
-    json_t *header;  /* decoded JOSE header, new reference */
-    json_t *payload; /* decoded claims, new reference */
+    /* The decoded trees when the general parser read the token; both NULL
+     * when the canonical reader did (proto_passport.c): use
+     * proto_passport_payload() for the claims as JSON. */
+    json_t *header;
+    json_t *payload;
 
-    /* Borrowed from header/payload; valid while self is. */
+    /* Borrowed from self; valid while self is. */
     const char *alg;
     const char *typ;
     const char *x5u;
@@ -59,6 +62,12 @@ typedef struct {
  */
 proto_reason proto_passport_parse(const char *token, size_t n,
                                   proto_passport_t **out);
+
+/*
+ * The payload as a JSON object, borrowed (valid while self is): parsed
+ * from the token on first use when the canonical reader left it unset.
+ */
+const json_t *proto_passport_payload(proto_passport_t *self);
 
 /*
  * Rebuild a compact-form token ("..sig") from signaling (RFC 8225 s7):

@@ -7,7 +7,9 @@
  * signature; its dest lists are found by has_dest; canonical
  * serialization is a fixed point; a signing input built from its claims
  * parses back to the same claims, and each of its segments is what
- * proto_json_canonical makes of it (the builder writes JSON directly).
+ * proto_json_canonical makes of it (the builder writes JSON directly);
+ * the canonical reader of proto_passport_parse gives exactly what the
+ * general path (every token through jansson) gives, reason and fields.
  */
 #include "proto/proto_passport.h"
 
@@ -15,6 +17,7 @@
 #include "proto/proto_b64.h"
 #include "proto/proto_json.h"
 #include "proto/proto_msgi.h"
+#include "proto/proto_passport_int.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +29,40 @@ static int
 s_str_eq(const char *a, const char *b)
 {
     return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* Parse both ways: same reason, same fields; the general result in *out. */
+static proto_reason
+s_parse_both(const char *tok, size_t n, proto_passport_t **out)
+{
+    proto_passport_t *a = NULL, *b = NULL;
+    proto_reason ra = proto_passport_parse(tok, n, &a);
+    proto_reason rb = proto_passport_parse_general(tok, n, &b);
+
+    if (ra != rb || (a == NULL) != (b == NULL) ||
+        (ra != REASON_OK && a != NULL))
+        abort();
+    if (a != NULL) {
+        if (strcmp(a->token, b->token) != 0 || a->signed_len != b->signed_len ||
+            memcmp(a->sig, b->sig, sizeof(a->sig)) != 0 ||
+            !s_str_eq(a->alg, b->alg) || !s_str_eq(a->typ, b->typ) ||
+            !s_str_eq(a->x5u, b->x5u) || !s_str_eq(a->ppt, b->ppt) ||
+            !s_str_eq(a->msgi, b->msgi) || a->iat != b->iat ||
+            a->orig_kind != b->orig_kind || !s_str_eq(a->orig, b->orig) ||
+            a->n_dest_tn != b->n_dest_tn || a->n_dest_uri != b->n_dest_uri ||
+            b->header == NULL || b->payload == NULL ||
+            !json_equal(proto_passport_payload(a), b->payload))
+            abort();
+        for (size_t i = 0; i < a->n_dest_tn; i++)
+            if (strcmp(a->dest_tn[i], b->dest_tn[i]) != 0)
+                abort();
+        for (size_t i = 0; i < a->n_dest_uri; i++)
+            if (strcmp(a->dest_uri[i], b->dest_uri[i]) != 0)
+                abort();
+    }
+    proto_passport_destroy(&a);
+    *out = b;
+    return rb;
 }
 
 /* Segment `which` (0 or 1) of a signing input, decoded, against the
@@ -75,7 +112,7 @@ s_check_build(const proto_passport_t *pp)
     if (si == NULL)
         abort();
     tok = proto_passport_assemble(si, pp->sig);
-    if (proto_passport_parse(tok, strlen(tok), &back) != REASON_OK ||
+    if (s_parse_both(tok, strlen(tok), &back) != REASON_OK ||
         strcmp(back->x5u, pp->x5u) != 0 || !s_str_eq(back->ppt, pp->ppt) ||
         !s_str_eq(back->msgi, pp->msgi) || back->iat != pp->iat ||
         back->orig_kind != pp->orig_kind || strcmp(back->orig, pp->orig) != 0)
@@ -152,7 +189,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     proto_ident_t dest = {PROTO_IDENT_URI, "sip:alice@example.com"};
     char *s;
 
-    if (proto_passport_parse((const char *)data, size, &pp) == REASON_OK)
+    if (s_parse_both((const char *)data, size, &pp) == REASON_OK)
         s_check_passport(pp);
     else if (pp != NULL)
         abort();
