@@ -7,8 +7,10 @@
  * the RFC 8225 section 9 serialization of proto_json.c.
  */
 #include "proto/proto_passport.h"
+#include "proto/proto_passport_int.h"
 
 #include "lib/sg.h"
+#include "lib/sg_utf8.h"
 #include "proto/proto_b64.h"
 #include "proto/proto_json.h"
 
@@ -17,40 +19,6 @@
 
 #define S_SIG_LEN 64     /* ES256 R||S (RFC 7518 section 3.4) */
 #define S_SIG_B64_LEN 86 /* base64url characters for 64 octets */
-
-static json_t *
-s_obj(void)
-{
-    json_t *v = json_object();
-
-    if (v == NULL)
-        sg_panic("json_object: out of memory");
-    return v;
-}
-
-static json_t *
-s_arr(void)
-{
-    json_t *v = json_array();
-
-    if (v == NULL)
-        sg_panic("json_array: out of memory");
-    return v;
-}
-
-/* Decode one base64url segment holding a JSON object. */
-static json_t *
-s_segment_object(const char *seg, size_t len)
-{
-    uint8_t *buf = sg_malloc(proto_b64_dec_max(len));
-    size_t blen;
-    json_t *v = NULL;
-
-    if (proto_b64url_decode(seg, len, buf, &blen) == SG_OK)
-        v = proto_json_parse_object((const char *)buf, blen);
-    sg_free(buf);
-    return v;
-}
 
 /*
  * A string member: 1 and *out set (NULL when absent and optional), or 0
@@ -276,12 +244,250 @@ s_claims(proto_passport_t *self)
     return 1;
 }
 
-proto_reason
-proto_passport_parse(const char *token, size_t n, proto_passport_t **out)
+/*
+ * The canonical reader: a fast path for the tokens stirgate itself emits.
+ *
+ * jansson builds a tree of some fifty allocations for a msg PASSporT, and
+ * on the verify path that cost as much as everything else but the ECDSA
+ * verify.  Most tokens a gateway receives are in RFC 8225 section 9 form
+ * with exactly the claims proto_passport_signing_input writes:
+ *
+ *   header  {"alg":S,("ppt":S,)?"typ":S,"x5u":S}
+ *   payload {"dest":{"tn":[S,..]?,"uri":[S,..]?},"iat":N,("msgi":S,)?
+ *            "orig":{"tn"|"uri":S}}
+ *
+ * with no whitespace, every S printable ASCII without '"' or '\' (so its
+ * JSON value is its bytes) and N 1 to 18 digits without a leading zero
+ * (so it is an integer that fits).  For such text jansson's tree is fully
+ * determined: no escapes to decode, no duplicate member names, no NUL,
+ * nothing out of range.  The reader accepts only that shape and only when
+ * every check of s_claims passes as well (typ, non-empty strings,
+ * tn-spec, the dest count, msgi under ppt msg, alg ES256); anything else,
+ * valid or not, is left to the general path, which decides exactly as it
+ * always did.  So the fast path can only say REASON_OK, and only where
+ * the general path says REASON_OK with the same fields:
+ * proto_passport_int.h exposes the general path, and the unit tests and
+ * fuzz_passport compare both on every input.
+ *
+ * It reads the decoded text in place and allocates only the dest arrays;
+ * the strings are NUL-terminated in place (at their closing quote) once
+ * everything passed.  The payload tree is then built only on demand
+ * (proto_passport_payload: claim constraints).
+ */
+typedef struct {
+    const char *p, *end;
+} s_cur_t;
+
+static int
+s_cur_lit(s_cur_t *c, const char *lit, size_t n)
+{
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, lit, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+
+#define S_CUR_LIT(c, lit) s_cur_lit((c), (lit), sizeof(lit) - 1)
+
+/* A non-empty printable-ASCII string without '"' or '\'; *out = its first
+ * byte (its closing quote is the next '"'). */
+static int
+s_cur_str(s_cur_t *c, const char **out)
+{
+    const char *q;
+
+    if (c->p == c->end || *c->p != '"')
+        return 0;
+    for (q = c->p + 1; q < c->end && *q != '"'; q++)
+        if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e || *q == '\\')
+            return 0;
+    if (q == c->end || q == c->p + 1)
+        return 0;
+    *out = c->p + 1;
+    c->p = q + 1;
+    return 1;
+}
+
+/* 0, or 1 to 18 digits without a leading zero: never past INT64_MAX. */
+static int
+s_cur_int(s_cur_t *c, int64_t *out)
+{
+    int64_t v = 0;
+    size_t k = 0;
+
+    while (k < 18 && c->p + k < c->end && c->p[k] >= '0' && c->p[k] <= '9')
+        v = v * 10 + (c->p[k++] - '0');
+    if (k == 0 || (k > 1 && c->p[0] == '0') ||
+        (c->p + k < c->end && c->p[k] >= '0' && c->p[k] <= '9'))
+        return 0;
+    c->p += k;
+    *out = v;
+    return 1;
+}
+
+/* End the string that starts at s at its closing quote. */
+static void
+s_cur_term(const char *s)
+{
+    *strchr((char *)s, '"') = '\0';
+}
+
+/* The string read by s_cur_str (ended by its closing quote) is `lit`. */
+static int
+s_cur_streq(const char *s, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    return strncmp(s, lit, n) == 0 && s[n] == '"';
+}
+
+/* 1 when the string read by s_cur_str is tn-spec. */
+static int
+s_cur_tn_spec(const char *s)
+{
+    return s[strspn(s, "0123456789#*")] == '"';
+}
+
+/* S (,S)* ] into a new array; total counts entries across both lists. */
+static int
+s_cur_list(s_cur_t *c, int tn, size_t *total, const char ***arr, size_t *n)
+{
+    const char *stack[8], **v = stack, *s;
+    size_t cap = SG_NELEM(stack), k = 0;
+
+    do {
+        if (!s_cur_str(c, &s) || (tn && !s_cur_tn_spec(s)) ||
+            *total >= PROTO_PASSPORT_MAX_DEST)
+            goto fail;
+        if (k == cap) {
+            const char **w = sg_calloc(cap * 2, sizeof(*w));
+
+            memcpy(w, v, k * sizeof(*v));
+            if (v != stack)
+                sg_free(v);
+            v = w;
+            cap *= 2;
+        }
+        v[k++] = s;
+        (*total)++;
+    } while (S_CUR_LIT(c, ","));
+    if (!S_CUR_LIT(c, "]"))
+        goto fail;
+    *arr = v != stack ? v : sg_memdup(v, k * sizeof(*v));
+    *n = k;
+    return 1;
+fail:
+    if (v != stack)
+        sg_free(v);
+    return 0;
+}
+
+static int
+s_fast_header(proto_passport_t *self, const char *text, size_t len)
+{
+    s_cur_t c = {text, text + len};
+
+    if (!S_CUR_LIT(&c, "{\"alg\":") || !s_cur_str(&c, &self->alg) ||
+        !s_cur_streq(self->alg, "ES256"))
+        return 0;
+    if (S_CUR_LIT(&c, ",\"ppt\":") && !s_cur_str(&c, &self->ppt))
+        return 0;
+    if (!S_CUR_LIT(&c, ",\"typ\":") || !s_cur_str(&c, &self->typ) ||
+        !s_cur_streq(self->typ, "passport") || !S_CUR_LIT(&c, ",\"x5u\":") ||
+        !s_cur_str(&c, &self->x5u) || !S_CUR_LIT(&c, "}"))
+        return 0;
+    return c.p == c.end;
+}
+
+static int
+s_fast_payload(proto_passport_t *self, const char *text, size_t len)
+{
+    s_cur_t c = {text, text + len};
+    size_t total = 0;
+    const char *msgi = NULL;
+
+    if (!S_CUR_LIT(&c, "{\"dest\":{"))
+        return 0;
+    if (S_CUR_LIT(&c, "\"tn\":[")) {
+        if (!s_cur_list(&c, 1, &total, &self->dest_tn, &self->n_dest_tn))
+            return 0;
+        if (S_CUR_LIT(&c, ",\"uri\":[") &&
+            !s_cur_list(&c, 0, &total, &self->dest_uri, &self->n_dest_uri))
+            return 0;
+    } else if (!S_CUR_LIT(&c, "\"uri\":[") ||
+               !s_cur_list(&c, 0, &total, &self->dest_uri, &self->n_dest_uri)) {
+        return 0;
+    }
+    if (!S_CUR_LIT(&c, "},\"iat\":") || !s_cur_int(&c, &self->iat))
+        return 0;
+    if (S_CUR_LIT(&c, ",\"msgi\":") && !s_cur_str(&c, &msgi))
+        return 0;
+    if (!S_CUR_LIT(&c, ",\"orig\":{"))
+        return 0;
+    if (S_CUR_LIT(&c, "\"tn\":")) {
+        if (!s_cur_str(&c, &self->orig) || !s_cur_tn_spec(self->orig))
+            return 0;
+        self->orig_kind = PROTO_IDENT_TN;
+    } else if (S_CUR_LIT(&c, "\"uri\":")) {
+        if (!s_cur_str(&c, &self->orig))
+            return 0;
+        self->orig_kind = PROTO_IDENT_URI;
+    } else {
+        return 0;
+    }
+    if (!S_CUR_LIT(&c, "}}") || c.p != c.end)
+        return 0;
+    /* RFC 9475 3.2, as in s_claims: msgi only under ppt msg. */
+    if (self->ppt != NULL && s_cur_streq(self->ppt, "msg"))
+        self->msgi = msgi;
+    return 1;
+}
+
+/*
+ * 1 and the claims set (strings terminated) when both texts are in the
+ * canonical shape and pass every check; else 0 with the claims cleared
+ * and the texts untouched.
+ */
+static int
+s_fast(proto_passport_t *self, char *htext, size_t hl, char *ptext, size_t pl)
+{
+    if (!s_fast_header(self, htext, hl) || !s_fast_payload(self, ptext, pl)) {
+        sg_free(self->dest_tn);
+        sg_free(self->dest_uri);
+        self->alg = self->typ = self->x5u = self->ppt = self->msgi = NULL;
+        self->orig = NULL;
+        self->orig_kind = 0;
+        self->iat = 0;
+        self->dest_tn = self->dest_uri = NULL;
+        self->n_dest_tn = self->n_dest_uri = 0;
+        return 0;
+    }
+    s_cur_term(self->alg);
+    s_cur_term(self->typ);
+    s_cur_term(self->x5u);
+    if (self->ppt != NULL)
+        s_cur_term(self->ppt);
+    if (self->msgi != NULL)
+        s_cur_term(self->msgi);
+    s_cur_term(self->orig);
+    for (size_t i = 0; i < self->n_dest_tn; i++)
+        s_cur_term(self->dest_tn[i]);
+    for (size_t i = 0; i < self->n_dest_uri; i++)
+        s_cur_term(self->dest_uri[i]);
+    return 1;
+}
+
+/*
+ * Parse, with or without the canonical reader.  The token, the decoded
+ * header and the decoded payload share one allocation (self->token).
+ */
+static proto_reason
+s_parse(const char *token, size_t n, int fast, proto_passport_t **out)
 {
     proto_passport_t *self = NULL;
     const char *dot1, *dot2, *sig;
-    size_t hlen, plen, slen, siglen;
+    size_t hlen, plen, slen, siglen, hl, pl;
+    char *htext, *ptext;
     proto_reason r = REASON_MALFORMED_PASSPORT;
 
     *out = NULL;
@@ -302,12 +508,29 @@ proto_passport_parse(const char *token, size_t n, proto_passport_t **out)
     if (hlen == 0 || plen == 0 || slen != S_SIG_B64_LEN)
         return REASON_MALFORMED_PASSPORT;
 
+    /* n is at most PROTO_PASSPORT_MAX_TOKEN: no overflow below. */
     self = sg_calloc(1, sizeof(*self));
+    self->token = sg_malloc(n + 1 + proto_b64_dec_max(hlen) + 1 +
+                            proto_b64_dec_max(plen) + 1);
+    memcpy(self->token, token, n);
+    self->token[n] = '\0';
+    self->signed_len = hlen + 1 + plen;
+    htext = self->token + n + 1;
+    ptext = htext + proto_b64_dec_max(hlen) + 1;
     if (proto_b64url_decode(sig, slen, self->sig, &siglen) != SG_OK ||
-        siglen != S_SIG_LEN)
+        siglen != S_SIG_LEN ||
+        proto_b64url_decode(token, hlen, (uint8_t *)htext, &hl) != SG_OK ||
+        proto_b64url_decode(dot1 + 1, plen, (uint8_t *)ptext, &pl) != SG_OK)
         goto fail;
-    self->header = s_segment_object(token, hlen);
-    self->payload = s_segment_object(dot1 + 1, plen);
+    htext[hl] = '\0';
+    ptext[pl] = '\0';
+    if (fast && s_fast(self, htext, hl, ptext, pl)) {
+        *out = self;
+        return REASON_OK;
+    }
+
+    self->header = proto_json_parse_object(htext, hl);
+    self->payload = proto_json_parse_object(ptext, pl);
     if (self->header == NULL || self->payload == NULL)
         goto fail;
     if (!s_claims(self))
@@ -316,14 +539,47 @@ proto_passport_parse(const char *token, size_t n, proto_passport_t **out)
         r = REASON_UNSUPPORTED_ALG;
         goto fail;
     }
-    self->token = sg_strndup(token, n);
-    self->signed_len = hlen + 1 + plen;
     *out = self;
     return REASON_OK;
 
 fail:
     proto_passport_destroy(&self);
     return r;
+}
+
+proto_reason
+proto_passport_parse(const char *token, size_t n, proto_passport_t **out)
+{
+    return s_parse(token, n, 1, out);
+}
+
+proto_reason
+proto_passport_parse_general(const char *token, size_t n,
+                             proto_passport_t **out)
+{
+    return s_parse(token, n, 0, out);
+}
+
+const json_t *
+proto_passport_payload(proto_passport_t *self)
+{
+    const char *seg;
+    uint8_t *buf;
+    size_t n, len;
+
+    if (self->payload != NULL)
+        return self->payload;
+    /* Only the canonical reader leaves it unset, and it accepted text that
+     * jansson parses: a failure here is a broken invariant. */
+    seg = strchr(self->token, '.') + 1;
+    n = self->signed_len - (size_t)(seg - self->token);
+    buf = sg_malloc(proto_b64_dec_max(n));
+    if (proto_b64url_decode(seg, n, buf, &len) != SG_OK ||
+        (self->payload = proto_json_parse_object((const char *)buf, len)) ==
+            NULL)
+        sg_panic("proto_passport_payload: a parsed payload does not parse");
+    sg_free(buf);
+    return self->payload;
 }
 
 void
@@ -383,117 +639,127 @@ s_strcmp_p(const void *a, const void *b)
 }
 
 /*
- * RFC 8225 5.2.1: each dest array in lexicographic order.  Sorted, a
- * duplicate sits next to its twin and is folded.  jansson's json_string
- * refuses invalid UTF-8: that makes the whole build fail.
+ * Building.  The signing input has a fixed shape, so its RFC 8225 section
+ * 9 serialization is written directly instead of through a jansson tree
+ * and proto_json_canonical (the tree cost a dozen allocations per message
+ * and the dump as many again):
+ *
+ *   header  {"alg":"ES256","ppt":P?,"typ":"passport","x5u":X}
+ *   payload {"dest":{"tn":[..]?,"uri":[..]?},"iat":N,"msgi":M?,
+ *            "orig":{"tn"|"uri":V}}
+ *
+ * Members are written in code point order (alg < ppt < typ < x5u;
+ * dest < iat < msgi < orig; tn < uri).  Strings are escaped exactly as
+ * proto_json_canonical (jansson's compact dump) escapes them: '"' and '\'
+ * with a backslash; \b \f \n \r \t; any other byte below 0x20 as \u00XX
+ * with uppercase hex; everything else ('/', DEL, UTF-8) raw.  A string
+ * that is not well-formed UTF-8 fails the build, as json_string refused
+ * it.  tests/unit/test_proto_passport_build.c keeps the jansson
+ * construction and compares both byte for byte over generated inputs: a
+ * change here must keep them identical, or every signature we make
+ * changes form.
+ *
+ * Both JSON texts go into one scratch buffer sized by a bound (on the
+ * stack for every usual message), then base64url into the one allocation
+ * returned.
  */
-static int
-s_dest_array(json_t *dest, const char *key, const char **v, size_t n)
-{
-    json_t *arr;
+#define S_DEST_STACK 32  /* dest lists up to this long: no allocation */
+#define S_SCRATCH 2048   /* JSON bounds up to this: no allocation */
+#define S_JSON_FIXED 160 /* literals of both texts and iat: 124 today */
+#define S_JSON_PER_STR 3 /* quotes and a separator */
+#define S_JSON_ESC_MAX 6 /* \u00XX: the most one byte becomes */
 
-    if (n == 0)
-        return 1;
-    qsort(v, n, sizeof(*v), s_strcmp_p);
-    arr = s_arr();
+#define S_LIT(p, lit)                                                          \
+    (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+/* A JSON string at p; `s` is well-formed UTF-8.  Returns the end. */
+static char *
+s_put_str(char *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    unsigned char c;
+
+    *p++ = '"';
+    while ((c = (unsigned char)*s++) != '\0') {
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *p++ = (char)c;
+            continue;
+        }
+        *p++ = '\\';
+        switch (c) {
+        case '"':
+        case '\\':
+            *p++ = (char)c;
+            break;
+        case '\b':
+            *p++ = 'b';
+            break;
+        case '\f':
+            *p++ = 'f';
+            break;
+        case '\n':
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = 'r';
+            break;
+        case '\t':
+            *p++ = 't';
+            break;
+        default:
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+            break;
+        }
+    }
+    *p++ = '"';
+    return p;
+}
+
+/* A non-negative integer in decimal, as "%lld" prints it. */
+static char *
+s_put_int(char *p, int64_t v)
+{
+    char buf[24];
+    size_t i = sizeof(buf);
+    uint64_t u = (uint64_t)v;
+
+    do {
+        buf[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    memcpy(p, buf + i, sizeof(buf) - i);
+    return p + (sizeof(buf) - i);
+}
+
+/* The elements of a sorted dest list, duplicates folded. */
+static char *
+s_put_list(char *p, const char **v, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && strcmp(v[i - 1], v[i]) == 0)
             continue;
-        if (json_array_append_new(arr, json_string(v[i])) != 0) {
-            json_decref(arr);
-            return 0;
-        }
+        if (i > 0)
+            *p++ = ',';
+        p = s_put_str(p, v[i]);
     }
-    return json_object_set_new(dest, key, arr) == 0;
-}
-
-static json_t *
-s_payload(const proto_ident_t *orig, const proto_ident_t *dest, size_t n_dest,
-          int64_t iat, const char *msgi)
-{
-    const char **tn = NULL, **uri = NULL;
-    size_t ntn = 0, nuri = 0;
-    json_t *p = NULL, *d, *o;
-
-    if (!s_ident_ok(orig) || dest == NULL || n_dest == 0 ||
-        n_dest > PROTO_PASSPORT_MAX_DEST || iat < 0)
-        return NULL;
-    tn = sg_calloc(n_dest, sizeof(*tn));
-    uri = sg_calloc(n_dest, sizeof(*uri));
-    for (size_t i = 0; i < n_dest; i++) {
-        if (!s_ident_ok(&dest[i]))
-            goto fail;
-        if (dest[i].kind == PROTO_IDENT_TN)
-            tn[ntn++] = dest[i].value;
-        else
-            uri[nuri++] = dest[i].value;
-    }
-
-    p = s_obj();
-    d = s_obj();
-    if (json_object_set_new(p, "dest", d) != 0)
-        sg_panic("json_object_set_new: out of memory");
-    if (!s_dest_array(d, "tn", tn, ntn) || !s_dest_array(d, "uri", uri, nuri))
-        goto fail;
-    if (json_object_set_new(p, "iat", json_integer((json_int_t)iat)) != 0)
-        goto fail;
-    if (msgi != NULL && json_object_set_new(p, "msgi", json_string(msgi)) != 0)
-        goto fail;
-    o = s_obj();
-    if (json_object_set_new(p, "orig", o) != 0 ||
-        json_object_set_new(o, orig->kind == PROTO_IDENT_TN ? "tn" : "uri",
-                            json_string(orig->value)) != 0)
-        goto fail;
-    sg_free(tn);
-    sg_free(uri);
     return p;
-
-fail:
-    json_decref(p);
-    sg_free(tn);
-    sg_free(uri);
-    return NULL;
 }
 
-static json_t *
-s_header(const char *x5u, const char *ppt)
+/*
+ * Add the worst case of one string to *bound: 1, or 0 when `s` is not
+ * well-formed UTF-8 or the sum overflows.
+ */
+static int
+s_bound_str(const char *s, size_t *bound)
 {
-    json_t *h = s_obj();
+    size_t n = strlen(s), w;
 
-    if (json_object_set_new(h, "alg", json_string("ES256")) != 0 ||
-        json_object_set_new(h, "typ", json_string("passport")) != 0 ||
-        json_object_set_new(h, "x5u", json_string(x5u)) != 0 ||
-        (ppt != NULL && json_object_set_new(h, "ppt", json_string(ppt)) != 0))
-        goto fail;
-    return h;
-
-fail:
-    json_decref(h);
-    return NULL;
-}
-
-/* b64u(canonical(header)) "." b64u(canonical(payload)); new, or NULL. */
-static char *
-s_join(const json_t *header, const json_t *payload)
-{
-    char *h = proto_json_canonical(header), *p = proto_json_canonical(payload);
-    char *out = NULL;
-    size_t hl, pl, len;
-
-    if (h == NULL || p == NULL)
-        goto out;
-    hl = proto_b64url_enc_len(strlen(h));
-    pl = proto_b64url_enc_len(strlen(p));
-    if (!sg_add_ok(hl, pl, &len) || !sg_add_ok(len, 2, &len))
-        goto out;
-    out = sg_malloc(len);
-    proto_b64url_encode((const uint8_t *)h, strlen(h), out);
-    out[hl] = '.';
-    proto_b64url_encode((const uint8_t *)p, strlen(p), out + hl + 1);
-out:
-    free(h);
-    free(p);
-    return out;
+    return sg_utf8_valid(s, n) && sg_mul_ok(n, S_JSON_ESC_MAX, &w) &&
+           sg_add_ok(w, S_JSON_PER_STR, &w) && sg_add_ok(*bound, w, bound);
 }
 
 char *
@@ -502,17 +768,93 @@ proto_passport_signing_input(const char *x5u, const char *ppt,
                              const proto_ident_t *dest, size_t n_dest,
                              int64_t iat, const char *msgi)
 {
-    json_t *h = NULL, *p = NULL;
-    char *out = NULL;
+    const char *stack_v[S_DEST_STACK], **v = stack_v, **tn, **uri;
+    char stack_j[S_SCRATCH], *j = stack_j, *p, *out = NULL;
+    size_t ntn = 0, nuri = 0, bound = S_JSON_FIXED, hl, pl;
 
     if (x5u == NULL || x5u[0] == '\0' || (ppt != NULL && ppt[0] == '\0'))
         return NULL;
-    h = s_header(x5u, ppt);
-    p = s_payload(orig, dest, n_dest, iat, msgi);
-    if (h != NULL && p != NULL)
-        out = s_join(h, p);
-    json_decref(h);
-    json_decref(p);
+    if (!s_ident_ok(orig) || dest == NULL || n_dest == 0 ||
+        n_dest > PROTO_PASSPORT_MAX_DEST || iat < 0)
+        return NULL;
+    if (!s_bound_str(x5u, &bound) ||
+        (ppt != NULL && !s_bound_str(ppt, &bound)) ||
+        (msgi != NULL && !s_bound_str(msgi, &bound)) ||
+        !s_bound_str(orig->value, &bound))
+        return NULL;
+
+    /* RFC 8225 5.2.1: each dest array in lexicographic order.  TNs fill v
+     * from the front, URIs from the back; sorted, a duplicate sits next to
+     * its twin and is folded by s_put_list. */
+    if (n_dest > S_DEST_STACK)
+        v = sg_calloc(n_dest, sizeof(*v));
+    for (size_t i = 0; i < n_dest; i++) {
+        if (!s_ident_ok(&dest[i]) || !s_bound_str(dest[i].value, &bound))
+            goto out;
+        if (dest[i].kind == PROTO_IDENT_TN)
+            v[ntn++] = dest[i].value;
+        else
+            v[n_dest - ++nuri] = dest[i].value;
+    }
+    tn = v;
+    uri = v + n_dest - nuri;
+    qsort(tn, ntn, sizeof(*v), s_strcmp_p);
+    qsort(uri, nuri, sizeof(*v), s_strcmp_p);
+
+    if (bound > sizeof(stack_j))
+        j = sg_malloc(bound);
+    p = S_LIT(j, "{\"alg\":\"ES256\",");
+    if (ppt != NULL) {
+        p = S_LIT(p, "\"ppt\":");
+        p = s_put_str(p, ppt);
+        *p++ = ',';
+    }
+    p = S_LIT(p, "\"typ\":\"passport\",\"x5u\":");
+    p = s_put_str(p, x5u);
+    *p++ = '}';
+    hl = (size_t)(p - j);
+
+    p = S_LIT(p, "{\"dest\":{");
+    if (ntn > 0) {
+        p = S_LIT(p, "\"tn\":[");
+        p = s_put_list(p, tn, ntn);
+        *p++ = ']';
+    }
+    if (ntn > 0 && nuri > 0)
+        *p++ = ',';
+    if (nuri > 0) {
+        p = S_LIT(p, "\"uri\":[");
+        p = s_put_list(p, uri, nuri);
+        *p++ = ']';
+    }
+    p = S_LIT(p, "},\"iat\":");
+    p = s_put_int(p, iat);
+    if (msgi != NULL) {
+        p = S_LIT(p, ",\"msgi\":");
+        p = s_put_str(p, msgi);
+    }
+    if (orig->kind == PROTO_IDENT_TN)
+        p = S_LIT(p, ",\"orig\":{\"tn\":");
+    else
+        p = S_LIT(p, ",\"orig\":{\"uri\":");
+    p = s_put_str(p, orig->value);
+    p = S_LIT(p, "}}");
+    /* A tripwire for an edit that outgrows S_JSON_FIXED (ASan and the
+     * tests' heap-sized cases would see the overrun itself). */
+    if ((size_t)(p - j) > bound)
+        sg_panic("proto_passport_signing_input: JSON past its bound");
+    pl = (size_t)(p - j) - hl;
+
+    out =
+        sg_malloc(proto_b64url_enc_len(hl) + 1 + proto_b64url_enc_len(pl) + 1);
+    p = out + proto_b64url_encode((const uint8_t *)j, hl, out);
+    *p++ = '.';
+    proto_b64url_encode((const uint8_t *)j + hl, pl, p);
+out:
+    if (v != stack_v)
+        sg_free(v);
+    if (j != stack_j)
+        sg_free(j);
     return out;
 }
 

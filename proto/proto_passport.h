@@ -2,8 +2,9 @@
  * proto/proto_passport.h - PASSporT (RFC 8225) parse and build.
  *
  * Parsing keeps the received base64url segments: the signature is checked
- * over them, never over re-serialized JSON (DESIGN.md 3.4).  Building uses
- * the canonical serialization of proto_json.h and always emits full form.
+ * over them, never over re-serialized JSON (DESIGN.md 3.4).  Building emits
+ * the canonical serialization of proto_json.h (written directly, byte for
+ * byte what proto_json_canonical makes) and always full form.
  * Input rules are liberal where the RFCs' own examples are (DESIGN.md 3.3):
  * `iat` as a numeric string, `dest.tn` as a string; never emitted.
  */
@@ -25,10 +26,13 @@ typedef struct {
     size_t signed_len; /* token[0 .. signed_len) is the signing input */
     uint8_t sig[64];   /* raw R||S */
 
-    json_t *header;  /* decoded JOSE header, new reference */
-    json_t *payload; /* decoded claims, new reference */
+    /* The decoded trees when the general parser read the token; both NULL
+     * when the canonical reader did (proto_passport.c): use
+     * proto_passport_payload() for the claims as JSON. */
+    json_t *header;
+    json_t *payload;
 
-    /* Borrowed from header/payload; valid while self is. */
+    /* Borrowed from self; valid while self is. */
     const char *alg;
     const char *typ;
     const char *x5u;
@@ -58,6 +62,12 @@ typedef struct {
  */
 proto_reason proto_passport_parse(const char *token, size_t n,
                                   proto_passport_t **out);
+
+/*
+ * The payload as a JSON object, borrowed (valid while self is): parsed
+ * from the token on first use when the canonical reader left it unset.
+ */
+const json_t *proto_passport_payload(proto_passport_t *self);
 
 /*
  * Rebuild a compact-form token ("..sig") from signaling (RFC 8225 s7):

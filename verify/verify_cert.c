@@ -834,6 +834,12 @@ verify_chain_check_claims(const verify_chain_t *self, const json_t *payload)
     return verify_jcc_check(&self->jcc, payload);
 }
 
+int
+verify_chain_has_claim_constraints(const verify_chain_t *self)
+{
+    return self->has_jcc;
+}
+
 void
 verify_chain_fingerprint(const verify_chain_t *self, char out[65])
 {

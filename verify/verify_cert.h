@@ -98,6 +98,10 @@ proto_reason verify_chain_check_tn(const verify_chain_t *self,
 proto_reason verify_chain_check_claims(const verify_chain_t *self,
                                        const json_t *payload);
 
+/* 1 when the leaf has claim constraints, i.e. when check_claims reads the
+ * payload at all (it is REASON_OK for any payload otherwise). */
+int verify_chain_has_claim_constraints(const verify_chain_t *self);
+
 /* SHA-256 of the leaf DER as lowercase hex (65 bytes with NUL). */
 void verify_chain_fingerprint(const verify_chain_t *self, char out[65]);
 

@@ -349,8 +349,11 @@ verify_passport(const verify_ctx_t *ctx, const verify_input_t *in,
         goto out;
     }
 
-    /* 11: (Enhanced)JWTClaimConstraints of the leaf. */
-    if (verify_chain_check_claims(chain, pp->payload) != REASON_OK) {
+    /* 11: (Enhanced)JWTClaimConstraints of the leaf.  The payload as JSON
+     * is built only for a leaf that has some (proto_passport_payload). */
+    if (verify_chain_has_claim_constraints(chain) &&
+        verify_chain_check_claims(chain, proto_passport_payload(pp)) !=
+            REASON_OK) {
         s_fail(res, REASON_CLAIM_CONSTRAINT,
                "the payload violates the leaf's claim constraints");
         goto out;

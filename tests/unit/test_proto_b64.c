@@ -169,3 +169,43 @@ TU_TEST(b64url_canonical_only)
     TU_INTEQ(accepted2, 4);  /* 2 significant bits in the 2nd char */
     TU_INTEQ(accepted3, 16); /* 4 significant bits in the 3rd char */
 }
+
+/* The decoders' reverse tables against the alphabets, all 256 bytes: in
+ * every position of a group, a byte decodes to its index or is refused. */
+TU_TEST(b64_decode_every_byte)
+{
+    static const char url[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char std[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    for (int c = 0; c < 256; c++) {
+        const char *pu = c ? memchr(url, c, 64) : NULL;
+        const char *ps = c ? memchr(std, c, 64) : NULL;
+
+        for (int pos = 0; pos < 4; pos++) {
+            char in[4] = {'A', 'A', 'A', 'A'};
+            uint8_t out[3];
+            size_t n;
+            sg_rc ru, rs;
+            uint32_t want;
+
+            in[pos] = (char)c;
+            ru = proto_b64url_decode(in, 4, out, &n);
+            TU_INTEQ(ru, pu ? SG_OK : SG_REFUSED);
+            if (pu != NULL) {
+                want = (uint32_t)(pu - url) << (6 * (3 - pos));
+                TU_INTEQ((uint32_t)out[0] << 16 | out[1] << 8 | out[2], want);
+            }
+            rs = proto_b64_decode(in, 4, 0, out, &n);
+            /* '=' is padding in the standard form, not an alphabet byte. */
+            if (c == '=')
+                continue;
+            TU_INTEQ(rs, ps ? SG_OK : SG_REFUSED);
+            if (ps != NULL) {
+                want = (uint32_t)(ps - std) << (6 * (3 - pos));
+                TU_INTEQ((uint32_t)out[0] << 16 | out[1] << 8 | out[2], want);
+            }
+        }
+    }
+}
