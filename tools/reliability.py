@@ -236,6 +236,8 @@ def step_unit_asan(r, env):
         r.unit_asan.append({'binary': name, 'passed': passed,
                             'failed': failed, 'why': why, 'seconds': secs,
                             'sanitizer_lines': san})
+        log('    %d passed, %d failed, %d sanitizer report lines'
+            % (passed, failed, san))
         if failed or san:
             r.fail('unit/asan/%s: %d failed, %d sanitizer report lines%s'
                    % (name, failed, san, ' (%s)' % why if why else ''))
