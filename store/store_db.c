@@ -819,9 +819,12 @@ store_db_done(store_db *self, MDB_txn *txn, const proto_done *d,
     } else if (d->outcome == PROTO_OUTCOME_WAIT) {
         /*
          * The destination is down (deliver's route state): the message
-         * waits for the next probe without counting the attempt it was
-         * handed, so a long outage does not push it towards the backoff
-         * cap.  The lifetime still binds.
+         * waits without counting the attempt it was handed, so a long
+         * outage does not push it towards the backoff cap; it waits for
+         * the next probe and at least as long again as it has waited
+         * (store_sched_wait_due), so a backlog of a million behind a dead
+         * route is not handed out and back at every probe.  The lifetime
+         * still binds.
          */
         if (r.attempts > 0)
             r.attempts--;
@@ -829,12 +832,11 @@ store_db_done(store_db *self, MDB_txn *txn, const proto_done *d,
             rc = s_to_final(self, txn, d->id, &r, PROTO_STATE_DEAD,
                             STORE_DEAD_LIFETIME, &d->error, now_ms, sc);
         else
-            rc = s_to_queued(
-                self, txn, d->id, &r,
-                store_sched_add(now_ms, d->retry_after_ms) < r.expire_ms
-                    ? store_sched_add(now_ms, d->retry_after_ms)
-                    : r.expire_ms,
-                now_ms, &d->error);
+            rc = s_to_queued(self, txn, d->id, &r,
+                             store_sched_wait_due(sc, now_ms, r.created_ms,
+                                                  d->retry_after_ms,
+                                                  r.expire_ms, rnd),
+                             now_ms, &d->error);
     } else if (d->outcome == PROTO_OUTCOME_RETRY) {
         if (now_ms >= r.expire_ms)
             rc = s_to_final(self, txn, d->id, &r, PROTO_STATE_DEAD,

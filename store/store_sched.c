@@ -59,3 +59,19 @@ store_sched_retry_due(const store_sched_conf *c, uint64_t now_ms,
     due = store_sched_add(now_ms, d);
     return due < expire_ms ? due : expire_ms;
 }
+
+uint64_t
+store_sched_wait_due(const store_sched_conf *c, uint64_t now_ms,
+                     uint64_t created_ms, uint64_t retry_after_ms,
+                     uint64_t expire_ms, uint64_t rnd)
+{
+    uint64_t d = now_ms > created_ms ? now_ms - created_ms : 0, due;
+
+    if (d > c->backoff_max_ms)
+        d = c->backoff_max_ms;
+    d += rnd % (d / 4 + 1);
+    if (retry_after_ms > d)
+        d = retry_after_ms;
+    due = store_sched_add(now_ms, d);
+    return due < expire_ms ? due : expire_ms;
+}

@@ -155,6 +155,26 @@ TU_TEST(sched_retry_due_respects_retry_after_and_expiry)
     TU_INTEQ(store_sched_retry_due(&s_sc, 1000, 1, 50000, 5000, 0), 5000);
 }
 
+TU_TEST(sched_wait_due_grows_with_the_wait)
+{
+    /* Fresh message: the route's next probe. */
+    TU_INTEQ(store_sched_wait_due(&s_sc, 1000, 1000, 5000, UINT64_MAX, 7),
+             6000);
+    /* Waited 40 s already: at least 40 more (jitter up to 1/4), however
+     * soon the probe. */
+    uint64_t w = store_sched_wait_due(&s_sc, 41000, 1000, 5000, UINT64_MAX,
+                                      123456789);
+    TU_CHECK(w >= 41000 + 40000 && w <= 41000 + 50000);
+    TU_CHECK(w != store_sched_wait_due(&s_sc, 41000, 1000, 5000, UINT64_MAX,
+                                       987654));
+    /* Capped at backoff_max (plus its jitter), and never past expiry. */
+    w = store_sched_wait_due(&s_sc, 90000000000ull, 1000, 5000, UINT64_MAX,
+                             0);
+    TU_INTEQ(w, 90000000000ull + s_sc.backoff_max_ms);
+    TU_INTEQ(store_sched_wait_due(&s_sc, 41000, 1000, 5000, 70000, 0),
+             70000);
+}
+
 TU_TEST(sched_expire_at)
 {
     TU_INTEQ(store_sched_expire_at(&s_sc, 1000, 0), 1000 + 86400000);
