@@ -207,6 +207,7 @@ struct s_entry {
     size_t pem_len;
     verify_chain_t *chain;
     int64_t crl_until; /* the CRL verdict holds until then */
+    int has_cdp;       /* some certificate of the list names a CRL */
     char crl_detail[200];
     int crl_pending;
     /* CRL entries */
@@ -584,6 +585,26 @@ s_cdp_urls(X509 *cert, char **urls, size_t max) {
 
 #define S_MAX_CDP 8
 
+/* Does any certificate of the PEM list name a CRL distribution point?
+ * Asked once when a chain is loaded: parsing the PEM again costs more
+ * than the rest of a verification (OpenSSL 3's decoders), so the first
+ * lookup of a chain without one must not do it. */
+static int
+s_any_cdp(const char *pem, size_t n) {
+    STACK_OF(X509) *certs = s_parse_pem_certs(pem, n);
+    int any = 0;
+
+    for (int i = 0; i < sk_X509_num(certs) && !any; i++) {
+        char *urls[S_MAX_CDP];
+        size_t k = s_cdp_urls(sk_X509_value(certs, i), urls, S_MAX_CDP);
+        any = k > 0;
+        for (size_t u = 0; u < k; u++)
+            sg_free(urls[u]);
+    }
+    sk_X509_pop_free(certs, X509_free);
+    return any;
+}
+
 static s_entry *s_crl_entry(verify_x5u_cache_t *self, const char *url,
                             int64_t now, s_entry *dep);
 static void s_settle(verify_x5u_cache_t *self, s_entry *e);
@@ -726,6 +747,13 @@ s_crl_stage(verify_x5u_cache_t *self, s_entry *e, int64_t now) {
     }
     e->reason = verify_chain_status(e->chain);
     e->crl_pending = 0;
+    if (!e->has_cdp) {
+        /* What s_crl_apply finds for a list without distribution points. */
+        e->crl_until = e->expires_at;
+        snprintf(e->crl_detail, sizeof(e->crl_detail),
+                 "0 CRLs checked, not revoked");
+        return 1;
+    }
     certs = s_parse_pem_certs(e->pem, e->pem_len);
     for (int i = 0; i < sk_X509_num(certs); i++) {
         char *urls[S_MAX_CDP];
@@ -766,6 +794,7 @@ s_set_chain(verify_x5u_cache_t *self, s_entry *e, const char *pem, size_t n,
     e->chain = chain;
     e->have = 1;
     e->reason = chain == NULL && r == REASON_OK ? REASON_CERT_UNTRUSTED : r;
+    e->has_cdp = chain != NULL && self->o.crl_fetch && s_any_cdp(pem, n);
     snprintf(e->detail, sizeof(e->detail), "%s",
              detail[0] ? detail
                        : (e->reason == REASON_OK ? "chain validated"
