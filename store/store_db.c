@@ -821,9 +821,9 @@ store_db_done(store_db *self, MDB_txn *txn, const proto_done *d,
          * The destination is down (deliver's route state): the message
          * waits without counting the attempt it was handed, so a long
          * outage does not push it towards the backoff cap; it waits for
-         * the next probe and at least as long again as it has waited
-         * (store_sched_wait_due), so a backlog of a million behind a dead
-         * route is not handed out and back at every probe.  The lifetime
+         * the next probe, backoff_min, and at least as long again as it
+         * has waited (store_sched_wait_due), so a backlog of a million
+         * behind a dead route is not handed out and back at every probe.  The lifetime
          * still binds.
          */
         if (r.attempts > 0)

@@ -69,6 +69,8 @@ store_sched_wait_due(const store_sched_conf *c, uint64_t now_ms,
 
     if (d > c->backoff_max_ms)
         d = c->backoff_max_ms;
+    if (d < c->backoff_min_ms)
+        d = c->backoff_min_ms;
     d += rnd % (d / 4 + 1);
     if (retry_after_ms > d)
         d = retry_after_ms;

@@ -53,11 +53,11 @@ uint64_t store_sched_retry_due(const store_sched_conf *c, uint64_t now_ms,
 /*
  * The next due time of a message handed back because its route is down
  * (DONE wait), which does not count as an attempt.  It waits at least
- * `retry_after_ms` (the route's next probe) and at least as long again
- * as it has waited since `created_ms` (capped at backoff_max, jittered by
- * up to a quarter), so a large backlog behind a dead route is looked at
- * less and less often instead of all of it at every probe; never past
- * `expire_ms`.
+ * `retry_after_ms` (the route's next probe), at least backoff_min, and
+ * at least as long again as it has waited since `created_ms` (capped at
+ * backoff_max; jittered by up to a quarter), so a large backlog behind a
+ * dead route is looked at less and less often instead of all of it at
+ * every probe; never past `expire_ms`.
  */
 uint64_t store_sched_wait_due(const store_sched_conf *c, uint64_t now_ms,
                               uint64_t created_ms, uint64_t retry_after_ms,

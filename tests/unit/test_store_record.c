@@ -157,9 +157,12 @@ TU_TEST(sched_retry_due_respects_retry_after_and_expiry)
 
 TU_TEST(sched_wait_due_grows_with_the_wait)
 {
-    /* Fresh message: the route's next probe. */
+    /* Fresh message: the route's next probe, or backoff_min if later. */
     TU_INTEQ(store_sched_wait_due(&s_sc, 1000, 1000, 5000, UINT64_MAX, 7),
              6000);
+    uint64_t f = store_sched_wait_due(&s_sc, 1000, 1000, 0, UINT64_MAX, 7);
+    TU_CHECK(f >= 1000 + s_sc.backoff_min_ms &&
+             f <= 1000 + s_sc.backoff_min_ms * 5 / 4);
     /* Waited 40 s already: at least 40 more (jitter up to 1/4), however
      * soon the probe. */
     uint64_t w = store_sched_wait_due(&s_sc, 41000, 1000, 5000, UINT64_MAX,
