@@ -2,7 +2,11 @@
 # bench/report.sh - the benchmark suite in one command, and its report.
 # Not a test: it measures and writes figures; it asserts nothing.
 #
-#   bash bench/report.sh [--quick] [--build DIR] [--out DIR]
+#   bash bench/report.sh [--quick] [--build DIR] [--out DIR] [--only LIST]
+#
+# --only refs,verified,signed,mix,queue,certs runs those sections again
+# and keeps the other sections' JSON from the last run (the report is
+# written from all of it).
 #
 # Builds the release mode, then, all on 127.0.0.1 with ports chosen free:
 #
@@ -32,12 +36,15 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=build/release
 OUT=docs/perf
 QUICK=0
+ONLY=
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) QUICK=1; shift ;;
+    --only) ONLY=$2; shift 2 ;;
     --build) BUILD=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    *) echo "usage: $0 [--quick] [--build DIR] [--out DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--build DIR] [--out DIR] [--only LIST]" >&2
+       exit 2 ;;
     esac
 done
 
@@ -48,7 +55,8 @@ B="$ROOT/$BUILD"
 mkdir -p "$OUT/json"
 OUT=$(cd "$OUT" && pwd)
 J="$OUT/json"
-rm -f "$J"/*.json
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+[ -n "$ONLY" ] || rm -f "$J"/*.json
 T=$(mktemp -d /tmp/sg-report.XXXXXX)
 MASTER=
 T_START=$(date +%s)
@@ -218,12 +226,15 @@ echo "report: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 cut -d' ' -f1-3 /proc/loadavg >"$T/load0"
 
 # ---- 1. references -------------------------------------------------------
+if want refs; then
 echo "report: references (bench_stir, bench_store)"
 "$B/bench/bench_stir" --json --seconds 1 --rounds 2 >"$J/ref-stir.json"
 "$B/bench/bench_store" --json --n 2000 >"$J/ref-store.json" 2>/dev/null ||
     echo '{}' >"$J/ref-store.json"
 
+fi
 # ---- 2. sweeps -----------------------------------------------------------
+if want verified; then
 echo "report: verified sweep (SIP UDP in and out, 300 certificates)"
 prepare_pki 300 "$T/sweep"
 start_gateway "$T/sweep"
@@ -234,6 +245,8 @@ for r in $RATES 0; do
         --sink "127.0.0.1:$UAS" $(certs_args 300)
 done
 stop_gateway
+fi
+if want signed; then
 echo "report: signed sweep (customer over SIP UDP, SIP out)"
 start_gateway "$T/signed"
 for r in $SIGNED_RATES 0; do
@@ -244,7 +257,9 @@ for r in $SIGNED_RATES 0; do
 done
 stop_gateway
 
+fi
 # ---- 3. the realistic mix over each transport ----------------------------
+if want mix; then
 echo "report: the mix over SIP UDP, SIP TCP and the HTTP API"
 prepare_pki 300 "$T/mix"
 start_gateway "$T/mix"
@@ -259,7 +274,9 @@ load mix-http --to "127.0.0.1:$HTTP" --transport http --ports 64 \
     --http-sink "127.0.0.1:$HOOK" $(certs_args 300)
 stop_gateway
 
+fi
 # ---- 4. downstream down: memory, disk, cost against queued ----------------
+if want queue; then
 echo "report: downstream down ($Q2 messages queued)"
 prepare_pki 10 "$T/queue"
 start_gateway "$T/queue"
@@ -294,7 +311,9 @@ load queued-$Q2 --count 20000 --window 400 --sink "127.0.0.1:$UAS" \
 echo "{\"q1\": $Q1, \"q2\": $Q2, \"du_0\": $d0, \"du_q1\": $d1, \"du_before_fill2\": $d1, \"du_q2\": $d2}" >"$J/queue-disk.json"
 stop_gateway
 
+fi
 # ---- 5. distinct cached chains -------------------------------------------
+if want certs; then
 echo "report: cost against distinct cached chains ($CERTS)"
 for c in $CERTS; do
     echo "report:   $c certificates: making and seeding them"
@@ -306,6 +325,7 @@ for c in $CERTS; do
     stop_gateway
 done
 
+fi
 cut -d' ' -f1-3 /proc/loadavg >"$T/load1"
 echo "report: writing $OUT/REPORT.md and plots"
 python3 "$ROOT/bench/report_md.py" "$OUT" "$(cat "$T/load0")" \
