@@ -396,21 +396,7 @@ def eof_or_reset(s, limit):
 def closed_within(s, limit):
     """True when the peer closes `s` (EOF or reset) within `limit` s;
     whatever arrives before is read and dropped."""
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        s.settimeout(max(0.05, end - time.monotonic()))
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            return False
-        except OSError:
-            return True
-        if not d:
-            return True
-    return False
-
-
-# --- HTTP helpers ---------------------------------------------------------------
+    return eof_or_reset(s, limit) is not None
 
 def http_raw(gw, data, timeout=5.0):
     """Send raw bytes; (first response or b''/None, closed afterwards

@@ -17,6 +17,7 @@
 #include "proto/proto_json.h"
 #include "proto/proto_passport.h"
 #include "tests/unit/tu.h"
+#include "tests/unit/tu_rand.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -163,23 +164,6 @@ s_ref_signing_input(const char *x5u, const char *ppt, const proto_ident_t *orig,
 
 /* ---- the generator ---- */
 
-static uint64_t s_state;
-
-static uint64_t
-s_rand(void)
-{
-    /* xorshift64* */
-    s_state ^= s_state >> 12;
-    s_state ^= s_state << 25;
-    s_state ^= s_state >> 27;
-    return s_state * 2685821657736338717ULL;
-}
-
-static unsigned
-s_below(unsigned n)
-{
-    return (unsigned)(s_rand() >> 33) % n;
-}
 
 /* Append the UTF-8 form of `cp` (a scalar value) at *p. */
 static void
@@ -236,16 +220,16 @@ static void
 s_rand_text(char *out, size_t cap, unsigned bad_pct)
 {
     static const char special[] = "\"\\/ <>:;@%+#*=?&'";
-    size_t want = 1 + s_below(cap > 40 ? 40 : (unsigned)cap - 5);
+    size_t want = 1 + tu_below(cap > 40 ? 40 : (unsigned)cap - 5);
     char *p = out, *end = out + cap - 6; /* room for a 5-byte piece + NUL */
-    int bad = s_below(100) < bad_pct;
+    int bad = tu_below(100) < bad_pct;
 
     while ((size_t)(p - out) < want && p < end) {
-        unsigned k = s_below(16);
+        unsigned k = tu_below(16);
         uint32_t cp;
 
-        if (bad && s_below(8) == 0) {
-            const char *b = s_bad_utf8[s_below(SG_NELEM(s_bad_utf8))];
+        if (bad && tu_below(8) == 0) {
+            const char *b = s_bad_utf8[tu_below(SG_NELEM(s_bad_utf8))];
 
             if ((size_t)(end - p) > strlen(b)) {
                 memcpy(p, b, strlen(b));
@@ -255,34 +239,34 @@ s_rand_text(char *out, size_t cap, unsigned bad_pct)
             continue;
         }
         if (k < 6) {
-            *p++ = (char)(0x21 + s_below(0x7e - 0x21 + 1));
+            *p++ = (char)(0x21 + tu_below(0x7e - 0x21 + 1));
         } else if (k < 8) {
-            *p++ = special[s_below(sizeof(special) - 1)];
+            *p++ = special[tu_below(sizeof(special) - 1)];
         } else if (k < 10) {
-            *p++ = (char)(1 + s_below(0x1f)); /* every control but NUL */
+            *p++ = (char)(1 + tu_below(0x1f)); /* every control but NUL */
         } else if (k == 10) {
             *p++ = 0x7f;
         } else if (k == 11) {
-            s_utf8(&p, 0x80 + s_below(0x800 - 0x80));
+            s_utf8(&p, 0x80 + tu_below(0x800 - 0x80));
         } else if (k == 12) {
             do
-                cp = 0x800 + s_below(0x10000 - 0x800);
+                cp = 0x800 + tu_below(0x10000 - 0x800);
             while (cp >= 0xd800 && cp <= 0xdfff);
             s_utf8(&p, cp);
         } else if (k == 13) {
-            s_utf8(&p, 0x10000 + s_below(0x110000 - 0x10000));
+            s_utf8(&p, 0x10000 + tu_below(0x110000 - 0x10000));
         } else if (k == 14) {
             static const uint32_t edge[] = {0x80,   0x7ff,  0x800,   0xffff,
                                             0x2028, 0xfeff, 0x10000, 0x10ffff,
                                             0xd7ff, 0xe000};
 
-            s_utf8(&p, edge[s_below(SG_NELEM(edge))]);
+            s_utf8(&p, edge[tu_below(SG_NELEM(edge))]);
         } else {
-            *p++ = (char)('0' + s_below(10));
+            *p++ = (char)('0' + tu_below(10));
         }
     }
     if (bad && p + 5 < out + cap) {
-        const char *b = s_bad_utf8[s_below(SG_NELEM(s_bad_utf8))];
+        const char *b = s_bad_utf8[tu_below(SG_NELEM(s_bad_utf8))];
 
         if ((size_t)(out + cap - 1 - p) >= strlen(b)) {
             memcpy(p, b, strlen(b));
@@ -300,12 +284,12 @@ s_rand_text(char *out, size_t cap, unsigned bad_pct)
 static void
 s_rand_tn(char *out)
 {
-    size_t n = 1 + s_below(15);
+    size_t n = 1 + tu_below(15);
 
     for (size_t i = 0; i < n; i++) {
-        unsigned k = s_below(20);
+        unsigned k = tu_below(20);
 
-        out[i] = k == 0 ? '#' : k == 1 ? '*' : (char)('0' + s_below(10));
+        out[i] = k == 0 ? '#' : k == 1 ? '*' : (char)('0' + tu_below(10));
     }
     out[n] = '\0';
 }
@@ -313,7 +297,7 @@ s_rand_tn(char *out)
 static void
 s_rand_ident(proto_ident_t *id, unsigned bad_pct)
 {
-    unsigned k = s_below(100);
+    unsigned k = tu_below(100);
 
     memset(id, 0, sizeof(*id));
     if (k < 45) {
@@ -322,14 +306,14 @@ s_rand_ident(proto_ident_t *id, unsigned bad_pct)
     } else if (k < 70) {
         id->kind = PROTO_IDENT_URI;
         snprintf(id->value, sizeof(id->value), "sip:%u@example.%s",
-                 s_below(100000), s_below(2) ? "com" : "net");
+                 tu_below(100000), tu_below(2) ? "com" : "net");
     } else if (k < 97) {
         /* Anything at all in either kind: the builder only escapes. */
-        id->kind = s_below(2) ? PROTO_IDENT_URI : PROTO_IDENT_TN;
+        id->kind = tu_below(2) ? PROTO_IDENT_URI : PROTO_IDENT_TN;
         memcpy(id->value, "sip:", 4);
         s_rand_text(id->value + 4, sizeof(id->value) - 4, bad_pct);
     } else if (k == 97) {
-        id->kind = (proto_ident_kind)(s_below(2) ? 0 : 3); /* unknown kind */
+        id->kind = (proto_ident_kind)(tu_below(2) ? 0 : 3); /* unknown kind */
         s_rand_tn(id->value);
     } else if (k == 98) {
         id->kind = PROTO_IDENT_TN; /* empty */
@@ -342,17 +326,17 @@ s_rand_ident(proto_ident_t *id, unsigned bad_pct)
 static int64_t
 s_rand_iat(void)
 {
-    switch (s_below(8)) {
+    switch (tu_below(8)) {
     case 0:
         return 0;
     case 1:
         return INT64_MAX;
     case 2:
-        return s_below(50) == 0 ? -1 - (int64_t)s_below(1000) : 9;
+        return tu_below(50) == 0 ? -1 - (int64_t)tu_below(1000) : 9;
     case 3:
-        return (int64_t)(s_rand() >> 1);
+        return (int64_t)(tu_rand() >> 1);
     default:
-        return 1700000000 + (int64_t)s_below(100000000);
+        return 1700000000 + (int64_t)tu_below(100000000);
     }
 }
 
@@ -369,12 +353,12 @@ s_case(unsigned long seed, unsigned long i, int many)
     char x5u[200], ppt[40], msgi[120];
     const char *x5up = x5u, *pptp = NULL, *msgip = NULL;
     size_t n_dest;
-    unsigned bad = s_below(4) == 0 ? 10 : 0; /* % of strings made invalid */
+    unsigned bad = tu_below(4) == 0 ? 10 : 0; /* % of strings made invalid */
     int64_t iat = s_rand_iat();
     char *want, *got;
     int rc;
 
-    switch (s_below(20)) {
+    switch (tu_below(20)) {
     case 0:
         x5up = NULL;
         break;
@@ -389,10 +373,10 @@ s_case(unsigned long seed, unsigned long i, int many)
         break;
     default:
         snprintf(x5u, sizeof(x5u), "https://cert%u.example.org/c/%u.pem",
-                 s_below(10), s_below(1000000));
+                 tu_below(10), tu_below(1000000));
         break;
     }
-    switch (s_below(10)) {
+    switch (tu_below(10)) {
     case 0:
     case 1:
     case 2:
@@ -412,7 +396,7 @@ s_case(unsigned long seed, unsigned long i, int many)
         pptp = "msg";
         break;
     }
-    switch (s_below(6)) {
+    switch (tu_below(6)) {
     case 0:
     case 1:
         break;
@@ -427,33 +411,33 @@ s_case(unsigned long seed, unsigned long i, int many)
     default:
         snprintf(msgi, sizeof(msgi),
                  "sha256-%08lx%08lx/+AbCdEfGhIjKlMnOpQrStUvWxYz0123456789=",
-                 (unsigned long)s_below(1u << 30),
-                 (unsigned long)s_below(1u << 30));
+                 (unsigned long)tu_below(1u << 30),
+                 (unsigned long)tu_below(1u << 30));
         msgip = msgi;
         break;
     }
     s_rand_ident(&orig, bad);
 
     if (many) {
-        unsigned k = s_below(4);
+        unsigned k = tu_below(4);
 
         n_dest = k == 0   ? PROTO_PASSPORT_MAX_DEST
                  : k == 1 ? PROTO_PASSPORT_MAX_DEST + 1
-                          : 30 + s_below(200);
+                          : 30 + tu_below(200);
     } else {
-        unsigned k = s_below(40);
+        unsigned k = tu_below(40);
 
-        n_dest = k == 0 ? 0 : k < 30 ? 1 + s_below(4) : 1 + s_below(40);
+        n_dest = k == 0 ? 0 : k < 30 ? 1 + tu_below(4) : 1 + tu_below(40);
     }
     for (size_t d = 0; d < n_dest; d++) {
         /* Duplicates: a third of the entries copy an earlier one. */
-        if (d > 0 && s_below(3) == 0)
-            dest[d] = dest[s_below((unsigned)d)];
+        if (d > 0 && tu_below(3) == 0)
+            dest[d] = dest[tu_below((unsigned)d)];
         else
             s_rand_ident(&dest[d], bad / 4);
     }
 
-    if (s_below(50) == 0)
+    if (tu_below(50) == 0)
         dp = NULL;
     want = s_ref_signing_input(x5up, pptp, &orig, dp, n_dest, iat, msgip);
     got =
@@ -482,7 +466,7 @@ TU_TEST(passport_signing_input_matches_reference)
 
     if (env != NULL)
         seed = strtoul(env, NULL, 0);
-    s_state = seed * 0x9e3779b97f4a7c15ULL + 1;
+    tu_rand_state = seed * 0x9e3779b97f4a7c15ULL + 1;
     for (unsigned long i = 0; i < 6000; i++) {
         int rc = s_case(seed, i, i % 200 == 199);
 

@@ -16,6 +16,7 @@
 #include "proto/proto_passport.h"
 #include "proto/proto_passport_int.h"
 #include "tests/unit/tu.h"
+#include "tests/unit/tu_rand.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -27,29 +28,13 @@
     "rq3pjT1hoRwakEGjHCnWSwUnshd0-zJ6F1VOgFWSjHBr8Qjpjlk-cpFYpFYsojNCpTzO3Q"   \
     "fPOlckGaS6hEck7w"
 
-static uint64_t s_state;
-
-static uint64_t
-s_rand(void)
-{
-    s_state ^= s_state >> 12;
-    s_state ^= s_state << 25;
-    s_state ^= s_state >> 27;
-    return s_state * 2685821657736338717ULL;
-}
-
-static unsigned
-s_below(unsigned n)
-{
-    return (unsigned)(s_rand() >> 33) % n;
-}
 
 /* v[0] (a value the canonical reader takes) three times in four, else
  * any. */
 static const char *
 s_pick(const char *const *v, size_t n)
 {
-    return s_below(4) ? v[0] : v[s_below((unsigned)n)];
+    return tu_below(4) ? v[0] : v[tu_below((unsigned)n)];
 }
 
 #define S_PICK(v) s_pick((v), SG_NELEM(v))
@@ -227,7 +212,7 @@ s_add(s_text_t *t, const char *fmt, ...)
 static void
 s_list(s_text_t *t, const char *key, const char *const *v, size_t nv)
 {
-    unsigned n = s_below(12) == 0 ? 0 : 1 + s_below(s_below(4) ? 2 : 6);
+    unsigned n = tu_below(12) == 0 ? 0 : 1 + tu_below(tu_below(4) ? 2 : 6);
 
     s_add(t, "\"%s\":[", key);
     for (unsigned i = 0; i < n; i++)
@@ -241,9 +226,9 @@ static void
 s_mutate(s_text_t *t)
 {
     static const char ins[] = " \t\n\r\"\\,:{}[]0a\x80\x01";
-    size_t at = t->len ? s_below((unsigned)t->len + 1) : 0;
+    size_t at = t->len ? tu_below((unsigned)t->len + 1) : 0;
 
-    switch (s_below(6)) {
+    switch (tu_below(6)) {
     case 5:
         at = t->len; /* after the closing brace */
         /* fall through */
@@ -251,7 +236,7 @@ s_mutate(s_text_t *t)
     case 1:
         if (t->len + 1 < sizeof(t->buf)) {
             memmove(t->buf + at + 1, t->buf + at, t->len - at);
-            t->buf[at] = ins[s_below(sizeof(ins) - 1)];
+            t->buf[at] = ins[tu_below(sizeof(ins) - 1)];
             t->len++;
         }
         break;
@@ -284,10 +269,10 @@ static void
 s_gen(s_text_t *h, s_text_t *p)
 {
     const char *ppt = S_PICK(s_ppt), *msgi = S_PICK(s_msgi);
-    unsigned d = s_below(8), o = s_below(10);
+    unsigned d = tu_below(8), o = tu_below(10);
 
     h->len = p->len = 0;
-    if (s_below(10) == 0) {
+    if (tu_below(10) == 0) {
         /* Members out of order: valid JSON, not canonical. */
         s_add(h, "{\"typ\":%s,\"alg\":%s,\"x5u\":%s}", S_PICK(s_typ),
               S_PICK(s_alg), S_PICK(s_x5u));
@@ -295,10 +280,10 @@ s_gen(s_text_t *h, s_text_t *p)
         s_add(h, "{\"alg\":%s,", S_PICK(s_alg));
         if (ppt != NULL)
             s_add(h, "\"ppt\":%s,", ppt);
-        if (s_below(20) == 0)
+        if (tu_below(20) == 0)
             s_add(h, "\"kid\":\"k\",");
         s_add(h, "\"typ\":%s,\"x5u\":%s", S_PICK(s_typ), S_PICK(s_x5u));
-        if (s_below(30) == 0)
+        if (tu_below(30) == 0)
             s_add(h, ",\"crit\":[\"x\"]");
         s_add(h, "}");
     }
@@ -327,12 +312,12 @@ s_gen(s_text_t *h, s_text_t *p)
               S_PICK(s_uri));
     else
         s_add(p, ",\"orig\":{}");
-    if (s_below(20) == 0)
+    if (tu_below(20) == 0)
         s_add(p, ",\"\xc3\xa9\":1");
     s_add(p, "}");
 
-    if (s_below(3) == 0)
-        s_mutate(s_below(2) ? h : p);
+    if (tu_below(3) == 0)
+        s_mutate(tu_below(2) ? h : p);
 }
 
 TU_TEST(passport_fast_matches_general)
@@ -343,7 +328,7 @@ TU_TEST(passport_fast_matches_general)
 
     if (env != NULL)
         seed = strtoul(env, NULL, 0);
-    s_state = seed * 0x9e3779b97f4a7c15ULL + 1;
+    tu_rand_state = seed * 0x9e3779b97f4a7c15ULL + 1;
     for (unsigned long i = 0; i < 20000; i++) {
         char *tok;
         int f;
