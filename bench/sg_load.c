@@ -433,37 +433,18 @@ s_frame(const s_buf *b, const char **body, size_t *blen)
 
 /* ---- the PKI ------------------------------------------------------------- */
 
-/* Write one chain into the gateway's x5u cache directory, in the cache's
- * file format, named as the cache names it (SHA-256 of "chain\n" URL). */
-/* The cache file name of `url` under `dir` (verify_x5u_cache.h). */
-static void
-s_seed_path(const char *dir, const char *url, char *path, size_t n)
-{
-    uint8_t md[32];
-    char hex[65];
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-        EVP_DigestUpdate(ctx, "chain\n", 6) != 1 ||
-        EVP_DigestUpdate(ctx, url, strlen(url)) != 1 ||
-        EVP_DigestFinal_ex(ctx, md, NULL) != 1)
-        sg_panic("SHA-256 failed");
-    EVP_MD_CTX_free(ctx);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    snprintf(path, n, "%s/%s.x5u", dir, hex);
-}
-
 /* Is `url`'s chain already in the directory (a --pki run again)? */
 static int
 s_seeded(const char *dir, const char *url)
 {
     char path[4096];
 
-    s_seed_path(dir, url, path, sizeof(path));
+    verify_x5u_cache_path(dir, url, 0, path, sizeof(path));
     return access(path, R_OK) == 0;
 }
 
+/* Write one chain into the gateway's x5u cache directory, in the cache's
+ * file format, under the name the cache looks for. */
 static int
 s_seed(const char *dir, const char *url, const char *pem, int64_t now)
 {
@@ -473,7 +454,7 @@ s_seed(const char *dir, const char *url, const char *pem, int64_t now)
     size_t n;
     FILE *f;
 
-    s_seed_path(dir, url, path, sizeof(path));
+    verify_x5u_cache_path(dir, url, 0, path, sizeof(path));
     memset(&r, 0, sizeof(r));
     r.url = url;
     r.url_len = strlen(url);

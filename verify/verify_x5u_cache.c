@@ -406,9 +406,9 @@ s_result(const s_entry *e, verify_x5u_result_t *res) {
 
 /* ---- files -------------------------------------------------------------- */
 
-static void
-s_file_path(const verify_x5u_cache_t *self, const char *url, int is_crl,
-            char *out, size_t outsz) {
+void
+verify_x5u_cache_path(const char *dir, const char *url, int is_crl, char *out,
+                      size_t outsz) {
     uint8_t md[32];
     char hex[65];
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -424,7 +424,13 @@ s_file_path(const verify_x5u_cache_t *self, const char *url, int is_crl,
     EVP_MD_CTX_free(ctx);
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    snprintf(out, outsz, "%s/%s.%s", self->dir, hex, is_crl ? "crl" : "x5u");
+    snprintf(out, outsz, "%s/%s.%s", dir, hex, is_crl ? "crl" : "x5u");
+}
+
+static void
+s_file_path(const verify_x5u_cache_t *self, const char *url, int is_crl,
+            char *out, size_t outsz) {
+    verify_x5u_cache_path(self->dir, url, is_crl, out, outsz);
 }
 
 /* Write atomically; a failure only costs a refetch later, so it is a

@@ -214,6 +214,12 @@ typedef struct {
 int verify_x5u_cache_info(const verify_x5u_cache_t *self, const char *url,
                           verify_x5u_info_t *out);
 
+/* The file of `url` under `dir`: SHA-256 of "chain\n" (or "crl\n") and
+ * the URL, in hex, then ".x5u" (or ".crl"); for tools that seed a cache
+ * directory (bench/sg_load). */
+void verify_x5u_cache_path(const char *dir, const char *url, int is_crl,
+                           char *out, size_t outsz);
+
 /* ---- the cache file (pure codec; fuzzed) -------------------------------- */
 
 #define VERIFY_X5U_FILE_MAX (1u << 20)
