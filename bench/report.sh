@@ -75,20 +75,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-p = s.getsockname()[1]
-t.bind(("127.0.0.1", p)); print(p)'
-}
+# free_port, make_pki
+. "$ROOT/bench/common.sh"
 
-"$B/cli/stirgate" pki demo "$T/pki" >/dev/null
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$T/pki/tls.key" -subj /CN=127.0.0.1 2>/dev/null |
-    openssl x509 -req -CA "$T/pki/ca.pem" -CAkey "$T/pki/ca.key" -days 2 \
-        -extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n') \
-        -out "$T/pki/tls.pem" 2>/dev/null
-chmod 600 "$T/pki/tls.key"
+make_pki "$T/pki"
 
 SIP=$(free_port)
 HTTP=$(free_port)
