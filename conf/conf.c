@@ -434,6 +434,23 @@ static const sg_cfg_key_t s_keys[] = {
      .max = 86400,
      .def = "60s",
      .doc = "oldest iat accepted at ingest (403 stale above)"},
+    {.path = "verify.key_tables",
+     .type = SG_CFG_INT,
+     .offset = S_OFF(verify_key_tables),
+     .min = 0,
+     .max = 100000,
+     .def = "512",
+     .doc = "peer keys per process that get a precomputed table (~150 KiB "
+            "each; a verify with one costs about half of one without); 0: "
+            "none"},
+    {.path = "verify.key_table_after",
+     .type = SG_CFG_INT,
+     .offset = S_OFF(verify_key_table_after),
+     .min = 1,
+     .max = 100000000,
+     .def = "64",
+     .doc = "verifies with a key before its table is built (on a thread "
+            "of its own, ~30 ms of CPU)"},
     {.path = "verify.max_future",
      .type = SG_CFG_DURATION,
      .offset = S_OFF(verify_max_future),

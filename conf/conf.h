@@ -123,6 +123,8 @@ typedef struct {
     bool x5u_allow_loopback; /* relaxation: logged at start */
     char *x5u_tls_ca;        /* relaxation: logged at start */
     int64_t x5u_cache_entries;
+    int64_t verify_key_tables;      /* verify/verify_ktab.h */
+    int64_t verify_key_table_after;
     bool x5u_warm;
     int verify_crl_unavailable; /* CONF_CRL_* */
 

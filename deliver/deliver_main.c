@@ -66,6 +66,7 @@
 #include "proto/proto_passport.h"
 #include "proto/proto_tn.h"
 #include "proto/proto_wire.h"
+#include "verify/verify_ktab.h"
 #include "verify/verify_passport.h"
 #include "verify/verify_x5u_cache.h"
 
@@ -1552,6 +1553,8 @@ s_stir_setup(void)
          * that URL miss a repository that came back.
          */
         o.negative_ttl = 1;
+        verify_ktab_configure((unsigned)S.conf.verify_key_tables,
+                              (unsigned)S.conf.verify_key_table_after);
         if ((S.x5u = verify_x5u_cache_new(&o)) == NULL)
             return -1;
     }

@@ -33,6 +33,7 @@
 #include "proto/proto_wire.h"
 #include "verify/verify_cert.h"
 #include "verify/verify_key.h"
+#include "verify/verify_ktab.h"
 #include "verify/verify_x5u_cache.h"
 
 #include <errno.h>
@@ -457,6 +458,8 @@ s_stir(s_ingest *g)
         co.policy.max_bytes = (size_t)c->x5u_max_size;
         co.dir = dir;
         co.max_entries = (size_t)c->x5u_cache_entries;
+        verify_ktab_configure((unsigned)c->verify_key_tables,
+                              (unsigned)c->verify_key_table_after);
         co.trust = g->trust;
         co.anchors_file = c->verify_trust;
         co.crl_fetch = 1;

@@ -13,6 +13,7 @@
 #include "verify/verify_key.h"
 
 #include "lib/sg_log.h"
+#include "verify/verify_ktab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,9 @@ struct verify_key {
     EVP_MD *md;         /* SHA-256, fetched once */
     EVP_MD_CTX *mdctx;  /* reused for every digest */
     int is_private;
+    unsigned uses;            /* verifies without a table, up to `after` */
+    verify_ktab_t *tab;       /* this key's table, once built */
+    verify_ktab_req_t *req;   /* its build, while in flight */
 };
 
 /* Never prompt for a passphrase: encrypted keys are refused. */
@@ -232,6 +236,8 @@ verify_key_destroy(verify_key_t **self_p)
 
     if (self_p == NULL || (self = *self_p) == NULL)
         return;
+    verify_ktab_cancel(self->req);
+    verify_ktab_release(self->tab);
     EVP_PKEY_CTX_free(self->vctx);
     EVP_PKEY_CTX_free(self->sctx);
     EVP_MD_CTX_free(self->mdctx);
@@ -251,6 +257,12 @@ int
 verify_key_is_private(const verify_key_t *self)
 {
     return self->is_private;
+}
+
+int
+verify_key_has_table(const verify_key_t *self)
+{
+    return self->tab != NULL;
 }
 
 static int
@@ -371,6 +383,35 @@ verify_es256_sign(verify_key_t *self, const void *tbs, size_t n,
     return SG_OK;
 }
 
+/* A finished table (verify/verify_ktab.h) reaches its key. */
+static void
+s_attach(void *owner, verify_ktab_t *tab)
+{
+    verify_key_t *self = owner;
+
+    self->req = NULL;
+    self->tab = tab;
+}
+
+/*
+ * One more verify without a table.  At `after` uses the key asks for a
+ * table; when none can be had now (tables off, or the cap reached) the
+ * count starts again, so a key that stays hot asks again later.  Private
+ * keys (our own signer) never verify in bulk.
+ */
+static void
+s_count_use(verify_key_t *self)
+{
+    unsigned after = verify_ktab_after();
+
+    if (after == 0 || self->req != NULL || self->is_private)
+        return;
+    if (++self->uses < after)
+        return;
+    self->uses = 0;
+    self->req = verify_ktab_request(self->pkey, self);
+}
+
 int
 verify_es256_verify(verify_key_t *self, const void *tbs, size_t n,
                     const uint8_t sig[64])
@@ -381,6 +422,16 @@ verify_es256_verify(verify_key_t *self, const void *tbs, size_t n,
 
     if (s_sha256(self, tbs, n, md) != 0)
         return -1;
+    if (verify_ktab_pending())
+        (void)verify_ktab_collect(s_attach);
+    if (self->tab != NULL) {
+        ok = verify_ktab_verify(self->tab, md, sig);
+        if (ok == 1 || ok == 0)
+            return ok;
+        sg_log_openssl("verify.key", "ES256 verify with the key's table");
+        return -1;
+    }
+    s_count_use(self);
     derlen = s_raw_to_der(sig, der);
     /*
      * 1 = valid, 0 = does not verify.  r or s equal to 0 or >= n is a

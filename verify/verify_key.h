@@ -39,13 +39,20 @@ void verify_key_destroy(verify_key_t **self_p);
 /* Borrowed; valid while self is. */
 EVP_PKEY *verify_key_get0_pkey(const verify_key_t *self);
 int verify_key_is_private(const verify_key_t *self);
+/* Has the key's table been built and attached (verify/verify_ktab.h)? */
+int verify_key_has_table(const verify_key_t *self);
 
 /* ES256 over `tbs`: SHA-256 then ECDSA P-256; sig is raw R||S.
  * SG_OK, or SG_ERR (logged) when the key is public-only or OpenSSL fails. */
 sg_rc verify_es256_sign(verify_key_t *self, const void *tbs, size_t n,
                         uint8_t sig[64]) SG_WUR;
 
-/* 1 = valid, 0 = does not verify (a verdict), -1 = error (logged). */
+/*
+ * 1 = valid, 0 = does not verify (a verdict), -1 = error (logged).  A
+ * public key used often gets a table of its own (verify/verify_ktab.h),
+ * built off the caller's thread and used from the verify after it is
+ * ready; the verdicts are the same with or without it.
+ */
 int verify_es256_verify(verify_key_t *self, const void *tbs, size_t n,
                         const uint8_t sig[64]) SG_WUR;
 

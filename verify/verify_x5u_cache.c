@@ -3,6 +3,7 @@
  * the CRL checks.  See verify_x5u_cache.h for the contract.
  */
 #include "verify/verify_x5u_cache.h"
+#include "verify/verify_ktab.h"
 #include "lib/sg_metrics.h"
 
 #include "lib/sg_clock.h"
@@ -1413,6 +1414,9 @@ struct verify_x5u_metrics {
     sg_gauge_t *entries, *crl_age;
     sg_hist_t *latency;
     verify_x5u_stats_t last; /* the cache's counters at the last update */
+    sg_gauge_t *key_tables;
+    sg_counter_t *key_built, *key_failed;
+    verify_ktab_stats_t key_last;
 };
 
 /* The cache's latency buckets in seconds (verify_x5u_latency_ms). */
@@ -1488,6 +1492,26 @@ verify_x5u_metrics_new(sg_metrics_t *reg) {
                     "Entries in the x5u cache (chains, CRLs, failures).",
                     NULL),
         NULL);
+    m->key_tables = sg_metrics_gauge(
+        s_m_declare(reg, "stirgate_verify_key_tables", SG_METRIC_GAUGE,
+                    "Peer keys with a precomputed verification table, or "
+                    "one being built (at most verify.key_tables).",
+                    NULL),
+        NULL);
+    m->key_built = sg_metrics_counter(
+        s_m_declare(reg, "stirgate_verify_key_tables_built_total",
+                    SG_METRIC_COUNTER,
+                    "Verification tables built for peer keys used "
+                    "verify.key_table_after times.",
+                    NULL),
+        NULL);
+    m->key_failed = sg_metrics_counter(
+        s_m_declare(reg, "stirgate_verify_key_table_failures_total",
+                    SG_METRIC_COUNTER,
+                    "Verification tables that could not be built (the key "
+                    "goes on without one).",
+                    NULL),
+        NULL);
     m->crl_age = sg_metrics_gauge(
         s_m_declare(reg, "stirgate_x5u_crl_age_seconds", SG_METRIC_GAUGE,
                     "Age of the oldest CRL held (0 when none is).", NULL),
@@ -1504,10 +1528,16 @@ void
 verify_x5u_metrics_update(verify_x5u_metrics_t *self,
                           const verify_x5u_cache_t *cache, int64_t now_s) {
     const verify_x5u_stats_t *st;
+    verify_ktab_stats_t kt;
     int64_t crl;
 
     if (self == NULL || cache == NULL)
         return;
+    verify_ktab_stats(&kt);
+    sg_gauge_set(self->key_tables, (double)kt.tables);
+    sg_counter_add(self->key_built, kt.built - self->key_last.built);
+    sg_counter_add(self->key_failed, kt.failed - self->key_last.failed);
+    self->key_last = kt;
     st = &cache->stats;
     /* The cache's counters only grow: add what changed since the last
      * update. */
