@@ -412,6 +412,13 @@ s_count_use(verify_key_t *self)
     self->req = verify_ktab_request(self->pkey, self);
 }
 
+void
+verify_key_collect_tables(void)
+{
+    if (verify_ktab_pending())
+        (void)verify_ktab_collect(s_attach);
+}
+
 int
 verify_es256_verify(verify_key_t *self, const void *tbs, size_t n,
                     const uint8_t sig[64])
@@ -422,8 +429,7 @@ verify_es256_verify(verify_key_t *self, const void *tbs, size_t n,
 
     if (s_sha256(self, tbs, n, md) != 0)
         return -1;
-    if (verify_ktab_pending())
-        (void)verify_ktab_collect(s_attach);
+    verify_key_collect_tables();
     if (self->tab != NULL) {
         ok = verify_ktab_verify(self->tab, md, sig);
         if (ok == 1 || ok == 0)

@@ -42,6 +42,10 @@ int verify_key_is_private(const verify_key_t *self);
 /* Has the key's table been built and attached (verify/verify_ktab.h)? */
 int verify_key_has_table(const verify_key_t *self);
 
+/* Attach the tables the builder has finished (verify does it too, before
+ * each verify); for an idle loop, so that metrics and memory show them. */
+void verify_key_collect_tables(void);
+
 /* ES256 over `tbs`: SHA-256 then ECDSA P-256; sig is raw R||S.
  * SG_OK, or SG_ERR (logged) when the key is public-only or OpenSSL fails. */
 sg_rc verify_es256_sign(verify_key_t *self, const void *tbs, size_t n,

@@ -69,7 +69,7 @@ sg_rc verify_ktab_inv_order(const uint8_t a[32], uint8_t out[32]) SG_WUR;
  * VERIFY_KTAB_AFTER_DEFAULT.  Main thread, before the first request.
  */
 #define VERIFY_KTAB_MAX_DEFAULT 512
-#define VERIFY_KTAB_AFTER_DEFAULT 64
+#define VERIFY_KTAB_AFTER_DEFAULT 256
 void verify_ktab_configure(unsigned max, unsigned after);
 unsigned verify_ktab_after(void);
 

@@ -1533,6 +1533,7 @@ verify_x5u_metrics_update(verify_x5u_metrics_t *self,
 
     if (self == NULL || cache == NULL)
         return;
+    verify_key_collect_tables();
     verify_ktab_stats(&kt);
     sg_gauge_set(self->key_tables, (double)kt.tables);
     sg_counter_add(self->key_built, kt.built - self->key_last.built);
