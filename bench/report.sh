@@ -93,6 +93,11 @@ X5U_BASE="https://127.0.0.1:$HTTPS/peer/"
 # the connection is refused at once, and the retry is an hour away, so
 # those messages stay queued), 1202555888x to the webhook sink, the rest
 # to the SIP UAS.
+# Key tables (verify/verify_ktab.h): built here after 16 verifies of a key
+# in a process instead of 256, and warm_tables sends enough traffic before
+# the measured runs that every key in use has its table, as in a gateway
+# that has been running.  KTAB='"key_tables": 0' measures without them.
+KTAB='"key_table_after": 16'
 start_gateway() { # DATA
     cat >"$T/gw.json" <<JSON
 {
@@ -103,7 +108,7 @@ start_gateway() { # DATA
            "tls_cert": "$T/pki/tls.pem", "tls_key": "$T/pki/tls.key"},
   "sign": {"key": "$T/pki/signer.key", "x5u": "$X5U",
            "chain": "$T/pki/chain.pem", "publish": true},
-  "verify": {"trust": "$T/pki/ca.pem"},
+  "verify": {"trust": "$T/pki/ca.pem", $KTAB},
   "x5u": {"allow_loopback": true, "tls_ca": "$T/pki/ca.pem"},
   "ingest": {"processes": 2},
   "store": {"backoff_min": "1h", "backoff_max": "1h"},
@@ -180,6 +185,25 @@ certs_args() { # N
         --seed-x5u "$GW_DATA/x5u" --pki "$T/leaves-$1.pem"
 }
 
+# warm_tables N: 64 messages per certificate (so each ingest process sees
+# each key more than 16 times), then wait until every ingest process has
+# built the tables it asked for (stirgate_verify_key_tables_built_total
+# summed over the ingest processes reaches N each, at most 2 min).
+warm_tables() { # N
+    local deadline=$(($(date +%s) + 120)) got
+    "$B/bench/sg_load" --to "127.0.0.1:$SIP" --src 127.0.0.2 \
+        --count $(($1 * 64)) --window 400 --sink "127.0.0.1:$UAS" \
+        $(certs_args "$1") >/dev/null 2>&1 || true
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        got=$(cat "$GW_DATA"/run/metrics/ingest-*.prom 2>/dev/null |
+            awk '/^stirgate_verify_key_tables_built_total/ {s += $2}
+                 END {print s + 0}')
+        [ "$got" -ge $(($1 * 2)) ] && break
+        sleep 1
+    done
+    echo "  key tables built: $got"
+}
+
 prepare_pki() { # N DATA
     mkdir -p "$2/x5u"
     "$B/bench/sg_load" --to 127.0.0.1:9 --src 127.0.0.2 --count 2 \
@@ -229,12 +253,21 @@ echo "report: verified sweep (SIP UDP in and out, 300 certificates)"
 prepare_pki 300 "$T/sweep"
 start_gateway "$T/sweep"
 wait_warm 300
+warm_tables 300
 for r in $RATES 0; do
     n=$((r * SECS)); [ "$r" = 0 ] && n=$MAXN
     load "verified-$r" --rate "$r" --count "$n" --window 400 \
         --sink "127.0.0.1:$UAS" $(certs_args 300)
 done
 stop_gateway
+# The same "max" run without key tables, for comparison.
+KTAB='"key_tables": 0'
+start_gateway "$T/sweep"
+wait_warm 300
+load "verified-notab-0" --rate 0 --count "$MAXN" --window 400 \
+    --sink "127.0.0.1:$UAS" $(certs_args 300)
+stop_gateway
+KTAB='"key_table_after": 16'
 fi
 if want signed; then
 echo "report: signed sweep (customer over SIP UDP, SIP out)"
@@ -254,6 +287,7 @@ echo "report: the mix over SIP UDP, SIP TCP and the HTTP API"
 prepare_pki 300 "$T/mix"
 start_gateway "$T/mix"
 wait_warm 300
+warm_tables 300
 MIX="--customer-src 127.0.0.3 --customer-pct 20 --invalid-pct 4 --bodymin 160 --bodymax 4096"
 load mix-udp --rate 3000 --count $((3000 * SECS)) --window 400 $MIX \
     --sink "127.0.0.1:$UAS" $(certs_args 300)
@@ -271,6 +305,7 @@ echo "report: downstream down ($Q2 messages queued)"
 prepare_pki 10 "$T/queue"
 start_gateway "$T/queue"
 wait_warm 10
+warm_tables 10
 du_store() { du -b "$GW_DATA/store/data.mdb" | cut -f1; }
 load queued-0 --count 20000 --window 400 --sink "127.0.0.1:$UAS" \
     $(certs_args 10)
@@ -305,6 +340,8 @@ fi
 # ---- 5. distinct cached chains -------------------------------------------
 if want certs; then
 echo "report: cost against distinct cached chains ($CERTS)"
+# Without key tables: this curve is the cost of finding a chain among N.
+KTAB='"key_tables": 0'
 for c in $CERTS; do
     echo "report:   $c certificates: making and seeding them"
     prepare_pki "$c" "$T/certs-$c"

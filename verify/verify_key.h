@@ -6,7 +6,8 @@
  * A PEM parse costs ~300 us under OpenSSL 3.0 (6x a verify), so keys are
  * parsed once and the object keeps whatever makes the per-message call
  * cheap (a ready EVP_PKEY_CTX, a digest context).  Objects are not
- * thread-safe: every stirgate process is single-threaded.
+ * thread-safe: a stirgate process verifies on one thread (its loop); the
+ * key-table builder (verify/verify_ktab.h) never touches a key object.
  */
 #ifndef VERIFY_KEY_H
 #define VERIFY_KEY_H
