@@ -179,8 +179,9 @@ struct verify_ktab {
     EC_GROUP *g;  /* P-256 as named: G with OpenSSL's built-in table */
     EC_GROUP *gq; /* P-256 with generator Q, precomputed */
     const BIGNUM *n;
+    BIGNUM *p; /* the field prime */
     BN_CTX *ctx;
-    BIGNUM *r, *e, *w, *u1, *u2, *x;
+    BIGNUM *r, *e, *w, *u1, *u2, *x, *z, *t;
     EC_POINT *p1, *p2;
 };
 
@@ -197,6 +198,9 @@ verify_ktab_free(verify_ktab_t *self)
     BN_free(self->u1);
     BN_free(self->u2);
     BN_free(self->x);
+    BN_free(self->z);
+    BN_free(self->t);
+    BN_free(self->p);
     BN_CTX_free(self->ctx);
     EC_GROUP_free(self->gq);
     EC_GROUP_free(self->g);
@@ -238,6 +242,9 @@ verify_ktab_build(EVP_PKEY *pkey)
     if ((self->r = BN_new()) == NULL || (self->e = BN_new()) == NULL ||
         (self->w = BN_new()) == NULL || (self->u1 = BN_new()) == NULL ||
         (self->u2 = BN_new()) == NULL || (self->x = BN_new()) == NULL ||
+        (self->z = BN_new()) == NULL || (self->t = BN_new()) == NULL ||
+        (self->p = BN_new()) == NULL ||
+        EC_GROUP_get_curve(self->g, self->p, NULL, NULL, self->ctx) != 1 ||
         (self->p1 = EC_POINT_new(self->g)) == NULL ||
         (self->p2 = EC_POINT_new(self->g)) == NULL)
         goto fail;
@@ -274,14 +281,31 @@ verify_ktab_verify(verify_ktab_t *self, const uint8_t md[32],
             1 ||
         EC_POINT_add(self->g, self->p1, self->p1, self->p2, self->ctx) != 1)
         return -1;
-    /* Step 5: R at infinity is invalid; steps 6-8: x(R) mod n == r. */
+    /*
+     * Step 5: R at infinity is invalid.  Steps 6-8: x(R) mod n == r, where
+     * x(R) = X / Z^2 in the Jacobian coordinates the sum comes in.  As
+     * n < x(R) < p is possible, x(R) mod n == r means x(R) is r or r + n
+     * (the latter only when r + n < p); comparing X with r Z^2 (and
+     * (r + n) Z^2) spares the field inversion of the affine conversion.
+     */
     if (EC_POINT_is_at_infinity(self->g, self->p1))
         return 0;
-    if (EC_POINT_get_affine_coordinates(self->g, self->p1, self->x, NULL,
-                                        self->ctx) != 1 ||
-        BN_nnmod(self->x, self->x, self->n, self->ctx) != 1)
+    if (EC_POINT_get_Jprojective_coordinates_GFp(self->g, self->p1, self->x,
+                                                 NULL, self->z,
+                                                 self->ctx) != 1 ||
+        BN_nnmod(self->x, self->x, self->p, self->ctx) != 1 ||
+        BN_mod_sqr(self->z, self->z, self->p, self->ctx) != 1 ||
+        BN_mod_mul(self->t, self->r, self->z, self->p, self->ctx) != 1)
         return -1;
-    return BN_ucmp(self->x, self->r) == 0;
+    if (BN_cmp(self->t, self->x) == 0)
+        return 1;
+    if (BN_add(self->t, self->r, self->n) != 1)
+        return -1;
+    if (BN_cmp(self->t, self->p) >= 0)
+        return 0;
+    if (BN_mod_mul(self->t, self->t, self->z, self->p, self->ctx) != 1)
+        return -1;
+    return BN_cmp(self->t, self->x) == 0;
 }
 
 /* ---- the policy and the builder thread ------------------------------- */

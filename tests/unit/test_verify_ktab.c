@@ -15,9 +15,12 @@
 #include "verify/verify_pki.h"
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <time.h>
@@ -449,4 +452,99 @@ TU_TEST(verify_ktab_stir_vectors_through_tables)
     verify_key_destroy(&a1);
     verify_key_destroy(&p8946);
     verify_ktab_configure(VERIFY_KTAB_MAX_DEFAULT, VERIFY_KTAB_AFTER_DEFAULT);
+}
+
+/* A P-256 public key from a point (new). */
+static EVP_PKEY *
+s_pkey_from_point(const EC_GROUP *g, const EC_POINT *q, BN_CTX *ctx)
+{
+    unsigned char pub[65];
+    size_t len = EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, pub,
+                                    sizeof(pub), ctx);
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    EVP_PKEY *pkey = NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0),
+        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pub, len),
+        OSSL_PARAM_END};
+
+    if (len != 65 || pc == NULL || EVP_PKEY_fromdata_init(pc) != 1 ||
+        EVP_PKEY_fromdata(pc, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        pkey = NULL;
+    EVP_PKEY_CTX_free(pc);
+    return pkey;
+}
+
+/*
+ * The rare branch of step 8: x(R) between n and p, so that the valid r is
+ * x(R) - n.  No signer can aim for it, but a verifier can be given such a
+ * case by choosing the key: pick R with n < x(R) < p, any e and s, r =
+ * x(R) - n, and Q = (R - u1 G) / u2.  Both OpenSSL and the table must
+ * accept (r, s), and refuse r = x(R) itself (not below n).
+ */
+TU_TEST(verify_ktab_x_above_the_order)
+{
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    BN_CTX *ctx = BN_CTX_new();
+    BIGNUM *x = BN_new(), *r = BN_new(), *s = BN_new(), *e = BN_new();
+    BIGNUM *w = BN_new(), *u1 = BN_new(), *u2 = BN_new();
+    const BIGNUM *n;
+    EC_POINT *R, *T, *Q;
+    EVP_PKEY *pkey = NULL;
+    verify_ktab_t *t = NULL;
+    uint8_t md[32], sig[64];
+    int found = 0;
+
+    TU_REQUIRE(g != NULL && ctx != NULL && x && r && s && e && w && u1 &&
+               u2);
+    n = EC_GROUP_get0_order(g);
+    R = EC_POINT_new(g);
+    T = EC_POINT_new(g);
+    Q = EC_POINT_new(g);
+    TU_REQUIRE(R != NULL && T != NULL && Q != NULL);
+    for (unsigned long k = 1; k < 200 && !found; k++) {
+        BN_copy(x, n);
+        BN_add_word(x, k);
+        found = EC_POINT_set_compressed_coordinates(g, R, x, 0, ctx) == 1;
+        ERR_clear_error();
+    }
+    TU_REQUIRE(found);
+    BN_sub(r, x, n);
+    TU_REQUIRE(RAND_bytes(md, 32) == 1);
+    BN_bin2bn(md, 32, e);
+    do
+        BN_rand_range(s, n);
+    while (BN_is_zero(s));
+    BN_mod_inverse(w, s, n, ctx);
+    BN_mod_mul(u1, e, w, n, ctx);
+    BN_mod_mul(u2, r, w, n, ctx);
+    /* Q = u2^-1 (R - u1 G) */
+    EC_POINT_mul(g, T, u1, NULL, NULL, ctx);
+    EC_POINT_invert(g, T, ctx);
+    EC_POINT_add(g, T, R, T, ctx);
+    BN_mod_inverse(w, u2, n, ctx);
+    TU_REQUIRE(EC_POINT_mul(g, Q, NULL, T, w, ctx) == 1);
+    pkey = s_pkey_from_point(g, Q, ctx);
+    TU_REQUIRE(pkey != NULL);
+    t = verify_ktab_build(pkey);
+    TU_REQUIRE(t != NULL);
+    BN_bn2binpad(r, sig, 32);
+    BN_bn2binpad(s, sig + 32, 32);
+    TU_INTEQ(s_both(t, pkey, md, sig), 1);
+    BN_bn2binpad(x, sig, 32); /* r = x(R) is not below n */
+    TU_INTEQ(s_both(t, pkey, md, sig), 0);
+    verify_ktab_free(t);
+    EVP_PKEY_free(pkey);
+    EC_POINT_free(R);
+    EC_POINT_free(T);
+    EC_POINT_free(Q);
+    BN_free(x);
+    BN_free(r);
+    BN_free(s);
+    BN_free(e);
+    BN_free(w);
+    BN_free(u1);
+    BN_free(u2);
+    BN_CTX_free(ctx);
+    EC_GROUP_free(g);
 }
