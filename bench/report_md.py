@@ -145,8 +145,10 @@ if raw_runs:
     w(f'| the same, measured after each load run (min .. max) | {fmt(min(raw_runs))} .. {fmt(max(raw_runs))}/s |')
 w(f'| report run time | {secs} s |')
 w('')
-w('The machine is shared: other builds and test runs were going on. '
-  'An idle core verifies ~24,500/s (DESIGN.md 7); the raw verify rate '
+w('The machine is a virtual machine on a shared host: the speed of its '
+  'cores swings from run to run (the raw verify rate measured after each '
+  'run, last column of the tables).  An idle core of the machine DESIGN.md 7 '
+  'was measured on verifies ~24,500/s; the raw verify rate '
   'above says how much of a core the gateway could get while measured, '
   'so read the gateway figures as ratios to it.')
 w('')
@@ -260,7 +262,9 @@ w('A fresh gateway per point; the chains are seeded into its x5u cache '
   '(verify/verify_x5u_cache.c, `s_find`, doubled as it grows), so a lookup '
   'costs the same at any size; what grows is memory (the RSS column: the '
   'parsed chain, its PEM and the ready verification key of every entry, '
-  'bounded by x5u.cache_entries).')
+  'bounded by x5u.cache_entries).  Key tables are off in this section '
+  '(verify.key_tables 0), so the curve is the cost of finding one chain '
+  'among N and nothing else.')
 w('')
 w('| distinct certificates | CPU us/msg ingest / store / deliver | all | delivered/s | ingest peak RSS kB | raw verify/s |')
 w('|---|---|---|---|---|---|')
