@@ -33,15 +33,15 @@ s_init(void)
 {
     const char *why;
 
-    s_key = verify_key_from_pem(TV_RFC8225_A1_PRIV,
-                                strlen(TV_RFC8225_A1_PRIV), &why);
+    s_key = verify_key_from_pem(TV_RFC8225_A1_PRIV, strlen(TV_RFC8225_A1_PRIV),
+                                &why);
     if (s_key == NULL)
         abort();
     s_tab = verify_ktab_build(verify_key_get0_pkey(s_key));
-    s_vctx = EVP_PKEY_CTX_new_from_pkey(NULL, verify_key_get0_pkey(s_key),
-                                        NULL);
-    s_sctx = EVP_PKEY_CTX_new_from_pkey(NULL, verify_key_get0_pkey(s_key),
-                                        NULL);
+    s_vctx =
+        EVP_PKEY_CTX_new_from_pkey(NULL, verify_key_get0_pkey(s_key), NULL);
+    s_sctx =
+        EVP_PKEY_CTX_new_from_pkey(NULL, verify_key_get0_pkey(s_key), NULL);
     if (s_tab == NULL || s_vctx == NULL || s_sctx == NULL ||
         EVP_PKEY_verify_init(s_vctx) != 1 || EVP_PKEY_sign_init(s_sctx) != 1)
         abort();
@@ -109,8 +109,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (data[0] & 4) {
         /* s := n - s (s < n only; otherwise left as it is) */
-        BIGNUM *bn = BN_bin2bn(n, 32, NULL), *s = BN_bin2bn(sig + 32, 32,
-                                                             NULL);
+        BIGNUM *bn = BN_bin2bn(n, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
         if (bn == NULL || s == NULL)
             abort();
         if (BN_cmp(s, bn) < 0 && !BN_is_zero(s)) {

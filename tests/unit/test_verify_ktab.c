@@ -25,10 +25,24 @@
 #include <openssl/x509.h>
 #include <time.h>
 
-static const uint8_t s_n[32] = {
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
-    0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+/* STIR.md T1 (RFC 8225 section 9, the A.2 key) and T4 (RFC 8946, div). */
+#define S_T1                                                                   \
+    "eyJhbGciOiJFUzI1NiIsInR5cCI6InBhc3Nwb3J0IiwieDV1IjoiaHR0cHM6Ly9jZXJ0L"    \
+    "mV4YW1wbGUub3JnL3Bhc3Nwb3J0LmNlciJ9.eyJkZXN0Ijp7InVyaSI6WyJzaXA6YWxpY"    \
+    "2VAZXhhbXBsZS5jb20iXX0sImlhdCI6IjE0NDMyMDgzNDUiLCJvcmlnIjp7InRuIjoiMT"    \
+    "IxNTU1NTEyMTIifX0.rq3pjT1hoRwakEGjHCnWSwUnshd0-zJ6F1VOgFWSjHBr8Qjpjlk"    \
+    "-cpFYpFYsojNCpTzO3QfPOlckGaS6hEck7w"
+#define S_T4_DIV                                                               \
+    "eyJhbGciOiJFUzI1NiIsInBwdCI6ImRpdiIsInR5cCI6InBhc3Nwb3J0IiwieDV1Ijoia"    \
+    "HR0cHM6Ly93d3cuZXhhbXBsZS5jb20vY2VydC5jZXIifQ.eyJkZXN0Ijp7InRuIjpbIjE"    \
+    "yMTU1NTUxMjE0Il19LCJkaXYiOnsidG4iOiIxMjE1NTU1NTEyMTMifSwiaWF0IjoxNDQz"    \
+    "MjA4MzQ1LCJvcmlnIjp7InRuIjoiMTIxNTU1NTEyMTIifX0.xBHWipDEEJ8a6TsdX6xUX"    \
+    "AnblsFiGUiAxwLiv0HLC9IICj6eG9jQd6WzeSSjHRBwxmChHhVIiMTSqIlk3yCNkg"
+
+static const uint8_t s_n[32] = {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+                                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84,
+                                0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
 
 /* OpenSSL's verdict on (md, raw R||S): the reference. */
 static int
@@ -44,8 +58,7 @@ s_ref_verify(EVP_PKEY *pkey, const uint8_t md[32], const uint8_t sig[64])
         ECDSA_SIG_set0(es, r, s) != 1)
         goto out;
     r = s = NULL;
-    if ((len = i2d_ECDSA_SIG(es, &der)) <= 0 ||
-        EVP_PKEY_verify_init(ctx) != 1)
+    if ((len = i2d_ECDSA_SIG(es, &der)) <= 0 || EVP_PKEY_verify_init(ctx) != 1)
         goto out;
     ok = EVP_PKEY_verify(ctx, der, (size_t)len, md, 32);
     if (ok < 0)
@@ -214,10 +227,9 @@ TU_TEST(verify_ktab_verdicts_match_openssl)
             {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
              0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
              0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51},
-            {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+            {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
         };
         TU_REQUIRE(s_sign(k, md, sig) == 0);
         for (int i = 0; i < 5; i++) {
@@ -276,8 +288,8 @@ s_key_and_sig(const char *tbs, uint8_t sig[64])
         return NULL;
     signer = verify_key_from_pkey(pk, &why);
     EVP_PKEY_free(pk);
-    if (signer == NULL || verify_es256_sign(signer, tbs, strlen(tbs), sig) !=
-                              SG_OK) {
+    if (signer == NULL ||
+        verify_es256_sign(signer, tbs, strlen(tbs), sig) != SG_OK) {
         verify_key_destroy(&signer);
         return NULL;
     }
@@ -396,9 +408,9 @@ TU_TEST(verify_ktab_stir_vectors_through_tables)
 
     TU_REQUIRE(a2 != NULL && a1 != NULL && p8946 != NULL);
     verify_ktab_configure(8, 1);
-    for (int i = 0; i < 10000 &&
-                    !(verify_key_has_table(a1) && verify_key_has_table(a2) &&
-                      verify_key_has_table(p8946));
+    for (int i = 0;
+         i < 10000 && !(verify_key_has_table(a1) && verify_key_has_table(a2) &&
+                        verify_key_has_table(p8946));
          i++) {
         (void)tv_jws_verify(a2, TV_D2_TOKEN);
         (void)tv_jws_verify(a1, TV_D2_TOKEN);
@@ -408,45 +420,11 @@ TU_TEST(verify_ktab_stir_vectors_through_tables)
     TU_REQUIRE(verify_key_has_table(a1) && verify_key_has_table(a2) &&
                verify_key_has_table(p8946));
     /* T1 (RFC 8225 section 9 with the A.2 key) */
-    TU_INTEQ(tv_jws_verify(a2,
-                           "eyJhbGciOiJFUzI1NiIsInR5cCI6InBhc3Nwb3J0IiwieDV1"
-                           "IjoiaHR0cHM6Ly9jZXJ0LmV4YW1wbGUub3JnL3Bhc3Nwb3J0"
-                           "LmNlciJ9.eyJkZXN0Ijp7InVyaSI6WyJzaXA6YWxpY2VAZXh"
-                           "hbXBsZS5jb20iXX0sImlhdCI6IjE0NDMyMDgzNDUiLCJvcmln"
-                           "Ijp7InRuIjoiMTIxNTU1NTEyMTIifX0.rq3pjT1hoRwakEGjH"
-                           "CnWSwUnshd0-zJ6F1VOgFWSjHBr8Qjpjlk-cpFYpFYsojNCpT"
-                           "zO3QfPOlckGaS6hEck7w"),
-             1);
-    TU_INTEQ(tv_jws_verify(a1,
-                           "eyJhbGciOiJFUzI1NiIsInR5cCI6InBhc3Nwb3J0IiwieDV1"
-                           "IjoiaHR0cHM6Ly9jZXJ0LmV4YW1wbGUub3JnL3Bhc3Nwb3J0"
-                           "LmNlciJ9.eyJkZXN0Ijp7InVyaSI6WyJzaXA6YWxpY2VAZXh"
-                           "hbXBsZS5jb20iXX0sImlhdCI6IjE0NDMyMDgzNDUiLCJvcmln"
-                           "Ijp7InRuIjoiMTIxNTU1NTEyMTIifX0.rq3pjT1hoRwakEGjH"
-                           "CnWSwUnshd0-zJ6F1VOgFWSjHBr8Qjpjlk-cpFYpFYsojNCpT"
-                           "zO3QfPOlckGaS6hEck7w"),
-             0);
+    TU_INTEQ(tv_jws_verify(a2, S_T1), 1);
+    TU_INTEQ(tv_jws_verify(a1, S_T1), 0);
     /* T4 (RFC 8946, div) */
-    TU_INTEQ(tv_jws_verify(p8946,
-                           "eyJhbGciOiJFUzI1NiIsInBwdCI6ImRpdiIsInR5cCI6InBh"
-                           "c3Nwb3J0IiwieDV1IjoiaHR0cHM6Ly93d3cuZXhhbXBsZS5j"
-                           "b20vY2VydC5jZXIifQ.eyJkZXN0Ijp7InRuIjpbIjEyMTU1N"
-                           "TUxMjE0Il19LCJkaXYiOnsidG4iOiIxMjE1NTU1NTEyMTMif"
-                           "SwiaWF0IjoxNDQzMjA4MzQ1LCJvcmlnIjp7InRuIjoiMTIxN"
-                           "TU1NTEyMTIifX0.xBHWipDEEJ8a6TsdX6xUXAnblsFiGUiAx"
-                           "wLiv0HLC9IICj6eG9jQd6WzeSSjHRBwxmChHhVIiMTSqIlk3"
-                           "yCNkg"),
-             1);
-    TU_INTEQ(tv_jws_verify(a2,
-                           "eyJhbGciOiJFUzI1NiIsInBwdCI6ImRpdiIsInR5cCI6InBh"
-                           "c3Nwb3J0IiwieDV1IjoiaHR0cHM6Ly93d3cuZXhhbXBsZS5j"
-                           "b20vY2VydC5jZXIifQ.eyJkZXN0Ijp7InRuIjpbIjEyMTU1N"
-                           "TUxMjE0Il19LCJkaXYiOnsidG4iOiIxMjE1NTU1NTEyMTMif"
-                           "SwiaWF0IjoxNDQzMjA4MzQ1LCJvcmlnIjp7InRuIjoiMTIxN"
-                           "TU1NTEyMTIifX0.xBHWipDEEJ8a6TsdX6xUXAnblsFiGUiAx"
-                           "wLiv0HLC9IICj6eG9jQd6WzeSSjHRBwxmChHhVIiMTSqIlk3"
-                           "yCNkg"),
-             0);
+    TU_INTEQ(tv_jws_verify(p8946, S_T4_DIV), 1);
+    TU_INTEQ(tv_jws_verify(a2, S_T4_DIV), 0);
     TU_CHECK(ERR_peek_error() == 0);
     verify_key_destroy(&a2);
     verify_key_destroy(&a1);
@@ -495,8 +473,7 @@ TU_TEST(verify_ktab_x_above_the_order)
     uint8_t md[32], sig[64];
     int found = 0;
 
-    TU_REQUIRE(g != NULL && ctx != NULL && x && r && s && e && w && u1 &&
-               u2);
+    TU_REQUIRE(g != NULL && ctx != NULL && x && r && s && e && w && u1 && u2);
     n = EC_GROUP_get0_order(g);
     R = EC_POINT_new(g);
     T = EC_POINT_new(g);
