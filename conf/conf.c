@@ -441,8 +441,8 @@ static const sg_cfg_key_t s_keys[] = {
      .max = 100000,
      .def = "512",
      .doc = "peer keys per process that get a precomputed table (~150 KiB "
-            "each; a verify with one costs about half of one without); 0: "
-            "none"},
+            "each; a verify with one costs a third to a half of one "
+            "without); 0: none"},
     {.path = "verify.key_table_after",
      .type = SG_CFG_INT,
      .offset = S_OFF(verify_key_table_after),
