@@ -187,21 +187,18 @@ certs_args() { # N
 
 # warm_tables N: 64 messages per certificate (so each ingest process sees
 # each key more than 16 times), then wait until every ingest process has
-# built the tables it asked for (stirgate_verify_key_tables_built_total
-# summed over the ingest processes reaches N each, at most 2 min).
+# built the tables it asked for (its stirgate_verify_key_tables_built_total
+# reaches N, at most 2 min).
 warm_tables() { # N
-    local deadline=$(($(date +%s) + 120)) got
     "$B/bench/sg_load" --to "127.0.0.1:$SIP" --src 127.0.0.2 \
         --count $(($1 * 64)) --window 400 --sink "127.0.0.1:$UAS" \
         $(certs_args "$1") >/dev/null 2>&1 || true
-    while [ "$(date +%s)" -lt "$deadline" ]; do
-        got=$(cat "$GW_DATA"/run/metrics/ingest-*.prom 2>/dev/null |
-            awk '/^stirgate_verify_key_tables_built_total/ {s += $2}
-                 END {print s + 0}')
-        [ "$got" -ge $(($1 * 2)) ] && break
-        sleep 1
-    done
-    echo "  key tables built: $got"
+    if wait_ingest_metric stirgate_verify_key_tables_built_total "$1" 120
+    then
+        echo "  key tables built: $1 in every ingest process"
+    else
+        echo "report: key tables not all built within 2 minutes" >&2
+    fi
 }
 
 prepare_pki() { # N DATA
@@ -212,20 +209,21 @@ prepare_pki() { # N DATA
         >/dev/null
 }
 
-# Wait until every ingest process has loaded N chains ahead (its
-# stirgate_x5u_cache_warmed_total in RUN_DIR/metrics), at most 10 min.
-wait_warm() { # N
-    local deadline=$(($(date +%s) + 600))
+# wait_ingest_metric NAME N SECS: wait until the counter NAME of every
+# ingest process (RUN_DIR/metrics/ingest-*.prom) is at least N; 1 when
+# SECS pass first.
+wait_ingest_metric() { # NAME N SECS
+    local deadline=$(($(date +%s) + $3))
     while [ "$(date +%s)" -lt "$deadline" ]; do
-        if python3 - "$GW_DATA/run/metrics" "$1" <<'PY'
+        if python3 - "$GW_DATA/run/metrics" "$1" "$2" <<'PY'
 import glob, sys
 files = glob.glob(sys.argv[1] + '/ingest-*.prom')
-def warmed(f):
+def value(f):
     for line in open(f):
-        if line.startswith('stirgate_x5u_cache_warmed_total'):
+        if line.startswith(sys.argv[2] + ' '):
             return float(line.split()[-1])
     return 0
-sys.exit(0 if files and all(warmed(f) >= int(sys.argv[2]) for f in files)
+sys.exit(0 if files and all(value(f) >= int(sys.argv[3]) for f in files)
          else 1)
 PY
         then
@@ -233,7 +231,14 @@ PY
         fi
         sleep 1
     done
-    echo "report: chains not loaded ahead within 10 minutes" >&2
+    return 1
+}
+
+# Wait until every ingest process has loaded N chains ahead (its
+# stirgate_x5u_cache_warmed_total), at most 10 min.
+wait_warm() { # N
+    wait_ingest_metric stirgate_x5u_cache_warmed_total "$1" 600 ||
+        echo "report: chains not loaded ahead within 10 minutes" >&2
 }
 
 echo "report: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"

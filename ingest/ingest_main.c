@@ -458,8 +458,6 @@ s_stir(s_ingest *g)
         co.policy.max_bytes = (size_t)c->x5u_max_size;
         co.dir = dir;
         co.max_entries = (size_t)c->x5u_cache_entries;
-        verify_ktab_configure((unsigned)c->verify_key_tables,
-                              (unsigned)c->verify_key_table_after);
         co.trust = g->trust;
         co.anchors_file = c->verify_trust;
         co.crl_fetch = 1;
@@ -470,6 +468,8 @@ s_stir(s_ingest *g)
             sg_warn(S_PLACE, "x5u policy relaxed:%s%s",
                     c->x5u_allow_loopback ? " loopback allowed" : "",
                     co.policy.tls_ca ? " extra TLS CA" : "");
+        verify_ktab_configure((unsigned)c->verify_key_tables,
+                              (unsigned)c->verify_key_table_after);
         (void)mkdir(c->data_dir, 0700);
         if ((g->cache = verify_x5u_cache_new(&co)) == NULL)
             return 0;

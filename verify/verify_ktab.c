@@ -24,12 +24,8 @@
 
 /* ---- arithmetic modulo the group order ------------------------------- */
 
-/* n, the order of P-256 (FIPS 186-4 D.1.2.3), big-endian and in 64-bit
- * limbs, least significant first. */
-static const uint8_t s_n_be[32] = {
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
-    0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+/* n, the order of P-256 (FIPS 186-4 D.1.2.3), in 64-bit limbs, least
+ * significant first. */
 static const uint64_t s_n[4] = {0xf3b9cac2fc632551ULL, 0xbce6faada7179e84ULL,
                                 0xffffffffffffffffULL, 0xffffffff00000000ULL};
 
@@ -60,6 +56,14 @@ s_geq(const uint64_t a[4], const uint64_t b[4])
         if (a[i] != b[i])
             return a[i] > b[i];
     return 1;
+}
+
+/* Load a big-endian 32-octet x into v; is 0 < x < n? */
+static int
+s_below_n(const uint8_t x[32], uint64_t v[4])
+{
+    s_load(v, x);
+    return (v[0] | v[1] | v[2] | v[3]) != 0 && !s_geq(v, s_n);
 }
 
 /*
@@ -246,8 +250,7 @@ verify_ktab_inv_order(const uint8_t a[32], uint8_t out[32])
     uint64_t x[4], ninv = s_n[0];
     int64_t eta = -1;
 
-    s_load(x, a);
-    if ((x[0] | x[1] | x[2] | x[3]) == 0 || s_geq(x, s_n))
+    if (!s_below_n(a, x))
         return SG_REFUSED;
     for (int i = 0; i < 5; i++) /* Newton: 3, 6, 12, 24, 48, 96 bits */
         ninv *= 2 - s_n[0] * ninv;
@@ -268,15 +271,6 @@ verify_ktab_inv_order(const uint8_t a[32], uint8_t out[32])
     s_from62(x, &d);
     s_store(out, x);
     return SG_OK;
-}
-
-/* 0 < x < n, for a big-endian 32-octet x */
-static int
-s_in_range(const uint8_t x[32])
-{
-    static const uint8_t zero[32];
-
-    return memcmp(x, zero, 32) != 0 && memcmp(x, s_n_be, 32) < 0;
 }
 
 /* ---- one table -------------------------------------------------------- */
@@ -367,11 +361,11 @@ verify_ktab_verify(verify_ktab_t *self, const uint8_t md[32],
                    const uint8_t sig[64])
 {
     uint8_t w[32];
+    uint64_t r[4];
 
-    /* SEC 1 4.1.4 step 1: r and s in [1, n-1], else invalid. */
-    if (!s_in_range(sig) || !s_in_range(sig + 32))
-        return 0;
-    if (verify_ktab_inv_order(sig + 32, w) != SG_OK)
+    /* SEC 1 4.1.4 step 1: r and s in [1, n-1], else invalid (the inverse
+     * refuses an s out of that range). */
+    if (!s_below_n(sig, r) || verify_ktab_inv_order(sig + 32, w) != SG_OK)
         return 0;
     /* Steps 2-5: e is the whole digest (256 bits, the size of n);
      * u1 = e / s, u2 = r / s, R = u1 G + u2 Q. */
