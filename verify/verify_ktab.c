@@ -71,12 +71,12 @@ s_below_n(const uint8_t x[32], uint64_t v[4])
  * constant-time gcd computation and modular inversion", 2019), in the
  * variable-time form with 62 divsteps per round on the low 64 bits and
  * numbers in five signed 62-bit limbs, as Wuille's write-up of the
- * algorithm (libsecp256k1, doc/safegcd_implementation.md) explains it.  Invariants: d x = f and e x = g (mod n); each
- * round applies the 2x2 matrix t of its divsteps to (f, g) and, adding a
- * multiple of n that clears the low 62 bits, to (d, e), then divides all
- * four by 2^62.  g reaches 0 with f = +-1, so x^-1 = +-d.  ~2 us here,
- * against ~13 us for a binary extended GCD and ~20 us for BN_mod_inverse.
- * Variable time: only a signature's s goes through it.
+ * algorithm (libsecp256k1, doc/safegcd_implementation.md) explains it.
+ * Invariants: d x = f and e x = g (mod n); each round applies the 2x2 matrix t
+ * of its divsteps to (f, g) and, adding a multiple of n that clears the low 62
+ * bits, to (d, e), then divides all four by 2^62.  g reaches 0 with f = +-1, so
+ * x^-1 = +-d.  ~2 us here, against ~13 us for a binary extended GCD and ~20 us
+ * for BN_mod_inverse. Variable time: only a signature's s goes through it.
  */
 #define S_M62 (UINT64_MAX >> 2)
 
