@@ -19,6 +19,7 @@
 
 #include "proto/proto_msg.h"
 #include "proto/proto_wire.h"
+#include "store/store_db.h"
 #include "store/store_record.h"
 
 #define S_SHOW_MAX 50 /* problem lines printed; the rest only counted */
@@ -200,8 +201,30 @@ out:
     return rc;
 }
 
-/* replay (key -> expiry LE + id) and replay_exp (expiry BE + key) agree
- * both ways. */
+/* Format 2: replay_exp alone, expiry BE + key -> holder id. */
+static int
+s_walk_replay_exp(s_check *c, uint64_t *keys)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+
+    if ((rc = mdb_cursor_open(c->txn, c->rexp, &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        (*keys)++;
+        if (k.mv_size != 8 + PROTO_MSG_REPLAY_LEN ||
+            v.mv_size != PROTO_MSG_ID_LEN)
+            s_problem(c, "replay_exp: entry of %zu+%zu bytes", k.mv_size,
+                      v.mv_size);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Format 1: replay (key -> expiry LE + id) and replay_exp (expiry BE +
+ * key) agree both ways. */
 static int
 s_walk_replay(s_check *c, uint64_t *keys)
 {
@@ -272,7 +295,6 @@ store_check_run(const char *dir, FILE *out)
         {"lease", offsetof(s_check, lease)},
         {"expire", offsetof(s_check, expire)},
         {"purge", offsetof(s_check, purge)},
-        {"replay", offsetof(s_check, replay)},
         {"replay_exp", offsetof(s_check, rexp)},
         {"quarantine", offsetof(s_check, quar)},
         {"meta", offsetof(s_check, meta)},
@@ -282,6 +304,7 @@ store_check_run(const char *dir, FILE *out)
     MDB_val k, v;
     MDB_stat st;
     uint64_t quarantined = 0, keys = 0, nquar = 0, total = 0;
+    unsigned format;
     int rc, ret = 2;
 
     memset(&c, 0, sizeof(c));
@@ -304,10 +327,21 @@ store_check_run(const char *dir, FILE *out)
     k.mv_size = 6;
     k.mv_data = "format";
     if (mdb_get(c.txn, c.meta, &k, &v) != 0 || v.mv_size != 4 ||
-        proto_get_u32(v.mv_data) != STORE_RECORD_VERSION) {
+        (proto_get_u32(v.mv_data) != 1 &&
+         proto_get_u32(v.mv_data) != STORE_DB_FORMAT)) {
         fprintf(out, "%s: meta/format missing or unknown\n", dir);
         goto out;
     }
+    format = proto_get_u32(v.mv_data);
+    /* Format 1 has `replay`; format 2 must not (the store drops it when
+     * it migrates). */
+    rc = mdb_dbi_open(c.txn, "replay", 0, &c.replay);
+    if (format == 1 && rc != 0) {
+        fprintf(out, "%s: database replay: %s\n", dir, mdb_strerror(rc));
+        goto out;
+    }
+    if (format != 1 && rc == 0)
+        s_problem(&c, "format %u with a replay database", format);
     k.mv_size = 11;
     k.mv_data = "quarantined";
     if (mdb_get(c.txn, c.meta, &k, &v) == 0 && v.mv_size == 8)
@@ -318,7 +352,8 @@ store_check_run(const char *dir, FILE *out)
         (rc = s_walk_index(&c, c.lease)) != 0 ||
         (rc = s_walk_index(&c, c.expire)) != 0 ||
         (rc = s_walk_index(&c, c.purge)) != 0 ||
-        (rc = s_walk_replay(&c, &keys)) != 0) {
+        (rc = format == 1 ? s_walk_replay(&c, &keys)
+                          : s_walk_replay_exp(&c, &keys)) != 0) {
         fprintf(out, "%s: reading: %s\n", dir, mdb_strerror(rc));
         goto out;
     }

@@ -28,13 +28,15 @@
 #include <sys/statvfs.h>
 
 #include "lib/sg_log.h"
+#include "store/store_rindex.h"
 
 #define S_PLACE "store.db"
 #define S_IKEY 24 /* index key: due time BE u64 + message id */
 
 struct store_db {
     MDB_env *env;
-    MDB_dbi msg, due, lease, expire, purge, replay, rexp, quar, meta;
+    MDB_dbi msg, due, lease, expire, purge, rexp, quar, meta;
+    store_rindex *rx; /* replay key -> expiry, for rexp (FORMAT.md) */
     uint64_t map_size;
     uint8_t *scratch; /* a record's envelope and error, copied out */
     size_t scratch_cap;
@@ -389,6 +391,82 @@ s_to_final(store_db *self, MDB_txn *txn, const uint8_t *id, store_record *r,
     return s_move(self, txn, id, r, &c, now_ms);
 }
 
+/*
+ * Format 1 kept `replay` (key -> expiry LE u64 + id) beside `replay_exp`
+ * (expiry BE u64 + key -> empty).  Format 2 keeps the id in `replay_exp`
+ * and drops `replay`: every key moves, in the transaction that opens the
+ * store, and `replay_exp` entries that had no `replay` entry (nothing
+ * claims them) are dropped.
+ */
+static sg_rc
+s_migrate_1(store_db *self, MDB_txn *txn, const char *dir)
+{
+    MDB_dbi old;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    size_t moved = 0, bad = 0;
+    int rc;
+
+    rc = mdb_dbi_open(txn, "replay", 0, &old);
+    if (rc == MDB_NOTFOUND)
+        goto done;
+    if (rc != 0)
+        return s_lmdb(rc, "mdb_dbi_open(replay)");
+    if ((rc = mdb_drop(txn, self->rexp, 0)) != 0)
+        return s_lmdb(rc, "mdb_drop(replay_exp)");
+    if ((rc = mdb_cursor_open(txn, old, &cur)) != 0)
+        return s_lmdb(rc, "mdb_cursor_open(replay)");
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint8_t kb[8 + PROTO_MSG_REPLAY_LEN];
+        MDB_val nk = {sizeof(kb), kb}, nv;
+
+        if (k.mv_size != PROTO_MSG_REPLAY_LEN ||
+            v.mv_size != 8 + PROTO_MSG_ID_LEN) {
+            bad++;
+            continue;
+        }
+        s_be64(kb, proto_get_u64(v.mv_data));
+        memcpy(kb + 8, k.mv_data, PROTO_MSG_REPLAY_LEN);
+        nv.mv_size = PROTO_MSG_ID_LEN;
+        nv.mv_data = (uint8_t *)v.mv_data + 8;
+        if ((rc = mdb_put(txn, self->rexp, &nk, &nv, 0)) != 0)
+            break;
+        moved++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return s_lmdb(rc, "migrating replay");
+    if ((rc = mdb_drop(txn, old, 1)) != 0)
+        return s_lmdb(rc, "mdb_drop(replay)");
+done:
+    sg_info(S_PLACE, "%s: format 1 -> %d: %zu replay keys moved%s", dir,
+            STORE_DB_FORMAT, moved, bad ? " (malformed ones dropped)" : "");
+    return SG_OK;
+}
+
+/* The in-memory index from `replay_exp`, at open. */
+static sg_rc
+s_rindex_build(store_db *self, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, self->rexp, &cur)) != 0)
+        return s_lmdb(rc, "mdb_cursor_open(replay_exp)");
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if (k.mv_size == 8 + PROTO_MSG_REPLAY_LEN)
+            store_rindex_add(self->rx, (const uint8_t *)k.mv_data + 8,
+                             s_get_be64(k.mv_data));
+    mdb_cursor_close(cur);
+    store_rindex_commit(self->rx);
+    if (rc != MDB_NOTFOUND)
+        return s_lmdb(rc, "reading replay_exp");
+    return SG_OK;
+}
+
 static const proto_text s_lifetime_text = {
     (const uint8_t *)"lifetime exceeded", sizeof("lifetime exceeded") - 1};
 
@@ -404,7 +482,6 @@ store_db_open(const char *dir, uint64_t map_size, uint64_t map_hard)
         {"lease", offsetof(store_db, lease)},
         {"expire", offsetof(store_db, expire)},
         {"purge", offsetof(store_db, purge)},
-        {"replay", offsetof(store_db, replay)},
         {"replay_exp", offsetof(store_db, rexp)},
         {"quarantine", offsetof(store_db, quar)},
         {"meta", offsetof(store_db, meta)},
@@ -455,14 +532,19 @@ store_db_open(const char *dir, uint64_t map_size, uint64_t map_hard)
         }
     }
     rc = mdb_get(txn, self->meta, &k, &v);
+    if (rc == 0 && v.mv_size == 4 && proto_get_u32(v.mv_data) == 1) {
+        if (s_migrate_1(self, txn, dir) != SG_OK)
+            goto fail;
+        rc = MDB_NOTFOUND; /* now write format 2 */
+    }
     if (rc == 0) {
-        if (v.mv_size != 4 || proto_get_u32(v.mv_data) != STORE_RECORD_VERSION) {
+        if (v.mv_size != 4 || proto_get_u32(v.mv_data) != STORE_DB_FORMAT) {
             sg_error(S_PLACE, "%s: unknown store format; refusing to open",
                      dir);
             goto fail;
         }
     } else if (rc == MDB_NOTFOUND) {
-        proto_put_u32(fmt, STORE_RECORD_VERSION);
+        proto_put_u32(fmt, STORE_DB_FORMAT);
         v.mv_size = 4;
         v.mv_data = fmt;
         if ((rc = mdb_put(txn, self->meta, &k, &v, 0)) != 0) {
@@ -473,6 +555,9 @@ store_db_open(const char *dir, uint64_t map_size, uint64_t map_hard)
         sg_error(S_PLACE, "mdb_get(meta): %s", mdb_strerror(rc));
         goto fail;
     }
+    self->rx = store_rindex_new();
+    if (s_rindex_build(self, txn) != SG_OK)
+        goto fail;
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0) {
@@ -503,6 +588,7 @@ store_db_destroy(store_db **p)
         return;
     if (self->env)
         mdb_env_close(self->env);
+    store_rindex_destroy(&self->rx);
     sg_free(self->scratch);
     sg_free(self);
     *p = NULL;
@@ -511,7 +597,12 @@ store_db_destroy(store_db **p)
 sg_rc
 store_db_begin(store_db *self, MDB_txn **txn)
 {
-    int rc = mdb_txn_begin(self->env, NULL, 0, txn);
+    int rc;
+
+    /* What the last transaction changed in the index and did not commit
+     * (aborted, or its commit failed) is undone first. */
+    store_rindex_rollback(self->rx);
+    rc = mdb_txn_begin(self->env, NULL, 0, txn);
 
     if (rc != 0) {
         *txn = NULL;
@@ -551,6 +642,7 @@ store_db_commit(store_db *self, MDB_txn **txn)
     }
     if (rc != 0)
         return s_lmdb(rc, "mdb_txn_commit");
+    store_rindex_commit(self->rx);
     return SG_OK;
 }
 
@@ -612,31 +704,66 @@ store_db_shrink(store_db *self, uint64_t target)
 }
 
 /*
- * Claim `key` for `id` (zero id: a CHECK_REPLAY with no message yet) until
- * `exp`, replacing any previous entry and its expiry index entry.
+ * The claim on `key`: *found = 1 with its expiry and holder id (zero: a
+ * CHECK_REPLAY with no message), else 0.  The index names candidates; the
+ * transaction's own `replay_exp` decides.
  */
 static sg_rc
-s_replay_set(store_db *self, MDB_txn *txn, const uint8_t *key,
-             const MDB_val *old, uint64_t exp, const uint8_t *id)
+s_replay_find(store_db *self, MDB_txn *txn, const uint8_t *key, int *found,
+              uint64_t *exp, uint8_t holder[PROTO_MSG_ID_LEN])
 {
-    MDB_val k = {PROTO_MSG_REPLAY_LEN, (void *)key}, v;
-    uint8_t b[8 + PROTO_MSG_ID_LEN];
+    uint8_t kb[8 + PROTO_MSG_REPLAY_LEN];
+    MDB_val k = {sizeof(kb), kb}, v;
+    size_t pos = 0;
+    uint64_t t;
+
+    *found = 0;
+    memcpy(kb + 8, key, PROTO_MSG_REPLAY_LEN);
+    while (store_rindex_find(self->rx, key, &pos, &t)) {
+        int rc;
+
+        s_be64(kb, t);
+        rc = mdb_get(txn, self->rexp, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            continue; /* another key with the same fingerprint */
+        if (rc != 0)
+            return s_lmdb(rc, "mdb_get(replay_exp)");
+        *found = 1;
+        *exp = t;
+        if (v.mv_size == PROTO_MSG_ID_LEN)
+            memcpy(holder, v.mv_data, PROTO_MSG_ID_LEN);
+        else
+            memset(holder, 0, PROTO_MSG_ID_LEN);
+        return SG_OK;
+    }
+    return SG_OK;
+}
+
+/*
+ * Claim `key` for `id` (zero id: a CHECK_REPLAY with no message yet) until
+ * `exp`, replacing the claim that expired at `old` if `had_old`.
+ */
+static sg_rc
+s_replay_set(store_db *self, MDB_txn *txn, const uint8_t *key, int had_old,
+             uint64_t old, uint64_t exp, const uint8_t *id)
+{
+    uint8_t kb[8 + PROTO_MSG_REPLAY_LEN];
+    MDB_val k = {sizeof(kb), kb}, v = {PROTO_MSG_ID_LEN, (void *)id};
     sg_rc src;
     int rc;
 
-    if (old != NULL && old->mv_size == sizeof(b)) {
-        uint64_t oexp = proto_get_u64(old->mv_data);
-        if ((src = s_idx_del(txn, self->rexp, oexp, key,
+    if (had_old) {
+        if ((src = s_idx_del(txn, self->rexp, old, key,
                              PROTO_MSG_REPLAY_LEN)) != SG_OK)
             return src;
+        store_rindex_del(self->rx, key, old);
     }
-    proto_put_u64(b, exp);
-    memcpy(b + 8, id, PROTO_MSG_ID_LEN);
-    v.mv_size = sizeof(b);
-    v.mv_data = b;
-    if ((rc = mdb_put(txn, self->replay, &k, &v, 0)) != 0)
-        return s_lmdb(rc, "mdb_put(replay)");
-    return s_idx_put(txn, self->rexp, exp, key, PROTO_MSG_REPLAY_LEN);
+    s_be64(kb, exp);
+    memcpy(kb + 8, key, PROTO_MSG_REPLAY_LEN);
+    if ((rc = mdb_put(txn, self->rexp, &k, &v, 0)) != 0)
+        return s_lmdb(rc, "mdb_put(replay_exp)");
+    store_rindex_add(self->rx, key, exp);
+    return SG_OK;
 }
 
 sg_rc
@@ -658,32 +785,24 @@ store_db_put(store_db *self, MDB_txn *txn, const uint8_t *env, size_t env_len,
         return SG_OK;
     }
     if (m->flags & PROTO_MSG_F_REPLAY_KEY) {
-        MDB_val k = {PROTO_MSG_REPLAY_LEN, (void *)m->replay_key}, v;
-        int lrc = mdb_get(txn, self->replay, &k, &v);
-        MDB_val old;
+        uint8_t who[PROTO_MSG_ID_LEN];
+        uint64_t old = 0;
+        int had;
 
-        if (lrc != 0 && lrc != MDB_NOTFOUND)
-            return s_lmdb(lrc, "mdb_get(replay)");
-        if (lrc == 0 && v.mv_size == 8 + PROTO_MSG_ID_LEN &&
-            proto_get_u64(v.mv_data) > now_ms &&
-            memcmp((uint8_t *)v.mv_data + 8, zero, PROTO_MSG_ID_LEN) != 0 &&
-            memcmp((uint8_t *)v.mv_data + 8, m->id, PROTO_MSG_ID_LEN) != 0) {
+        if ((rc = s_replay_find(self, txn, m->replay_key, &had, &old, who)) !=
+            SG_OK)
+            return rc;
+        if (had && old > now_ms &&
+            memcmp(who, zero, PROTO_MSG_ID_LEN) != 0 &&
+            memcmp(who, m->id, PROTO_MSG_ID_LEN) != 0) {
             sg_info(S_PLACE, "msg=%s refused: replay key already seen",
                     s_hex(m->id, hex));
             if (holder != NULL)
-                memcpy(holder, (uint8_t *)v.mv_data + 8, PROTO_MSG_ID_LEN);
+                memcpy(holder, who, PROTO_MSG_ID_LEN);
             *res = STORE_PUT_REPLAY;
             return SG_OK;
         }
-        /* Copy the old value: the put below may move the page. */
-        uint8_t ob[8 + PROTO_MSG_ID_LEN];
-        if (lrc == 0 && v.mv_size == sizeof(ob)) {
-            memcpy(ob, v.mv_data, sizeof(ob));
-            old.mv_size = sizeof(ob);
-            old.mv_data = ob;
-        }
-        rc = s_replay_set(self, txn, m->replay_key,
-                          lrc == 0 && v.mv_size == sizeof(ob) ? &old : NULL,
+        rc = s_replay_set(self, txn, m->replay_key, had, old,
                           store_sched_add(now_ms, replay_window_ms), m->id);
         if (rc != SG_OK)
             return rc;
@@ -710,25 +829,19 @@ store_db_replay_check(store_db *self, MDB_txn *txn,
                       uint64_t window_ms, uint64_t now_ms, int *seen)
 {
     static const uint8_t zero[PROTO_MSG_ID_LEN];
-    MDB_val k = {PROTO_MSG_REPLAY_LEN, (void *)key}, v, old;
-    uint8_t ob[8 + PROTO_MSG_ID_LEN];
-    int rc = mdb_get(txn, self->replay, &k, &v);
+    uint8_t who[PROTO_MSG_ID_LEN];
+    uint64_t old = 0;
+    int had;
+    sg_rc rc;
 
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return s_lmdb(rc, "mdb_get(replay)");
-    if (rc == 0 && v.mv_size == sizeof(ob) &&
-        proto_get_u64(v.mv_data) > now_ms) {
+    if ((rc = s_replay_find(self, txn, key, &had, &old, who)) != SG_OK)
+        return rc;
+    if (had && old > now_ms) {
         *seen = 1;
         return SG_OK;
     }
     *seen = 0;
-    if (rc == 0 && v.mv_size == sizeof(ob)) {
-        memcpy(ob, v.mv_data, sizeof(ob));
-        old.mv_size = sizeof(ob);
-        old.mv_data = ob;
-    }
-    return s_replay_set(self, txn, key,
-                        rc == 0 && v.mv_size == sizeof(ob) ? &old : NULL,
+    return s_replay_set(self, txn, key, had, old,
                         store_sched_add(now_ms, window_ms), zero);
 }
 
@@ -1001,17 +1114,7 @@ store_db_tick(store_db *self, MDB_txn *txn, uint64_t now_ms,
         if ((rc = s_idx_del(txn, self->rexp, t, id, PROTO_MSG_REPLAY_LEN)) !=
             SG_OK)
             return rc;
-        MDB_val k = {PROTO_MSG_REPLAY_LEN, id}, v;
-        int lrc = mdb_get(txn, self->replay, &k, &v);
-        if (lrc == MDB_NOTFOUND)
-            continue;
-        if (lrc != 0)
-            return s_lmdb(lrc, "mdb_get(replay)");
-        /* Only if this index entry is still the key's expiry. */
-        if (v.mv_size == 8 + PROTO_MSG_ID_LEN && proto_get_u64(v.mv_data) != t)
-            continue;
-        if ((lrc = mdb_del(txn, self->replay, &k, NULL)) != 0)
-            return s_lmdb(lrc, "mdb_del(replay)");
+        store_rindex_del(self->rx, id, t);
     }
     return SG_OK;
 }
@@ -1285,7 +1388,9 @@ store_db_stats_get(store_db *self, MDB_txn *txn, uint64_t now_ms,
     qh = s_entries(txn, self->expire); /* queued + held */
     st->held = qh > st->queued ? qh - st->queued : 0;
     st->finished = s_entries(txn, self->purge);
-    st->replay_keys = s_entries(txn, self->replay);
+    st->replay_keys = s_entries(txn, self->rexp);
+    st->replay_index = store_rindex_count(self->rx);
+    st->replay_index_bytes = store_rindex_bytes(self->rx);
     st->quarantined = s_meta_get(self, txn, "quarantined");
     st->map_size = self->map_size;
     st->map_used = store_db_map_used(self);

@@ -35,6 +35,11 @@
 
 typedef struct store_db store_db;
 
+/* meta/format: the layout of the databases (store/FORMAT.md); the
+ * record's own version is STORE_RECORD_VERSION.  Format 1 is migrated to
+ * 2 when opened. */
+#define STORE_DB_FORMAT 2
+
 /*
  * Open (creating) the environment in `dir` with a map of `map_size` bytes
  * that may grow up to `map_hard` (see store_db_grow).  New object or NULL
@@ -195,6 +200,9 @@ sg_rc store_db_ctl(store_db *self, MDB_txn *txn, store_ctl_op op,
 typedef struct {
     uint64_t total, queued, leased, held, finished; /* finished: dead+done */
     uint64_t replay_keys, quarantined;
+    /* The in-memory replay index (store/store_rindex.h): entries (equal
+     * to replay_keys between transactions) and bytes held. */
+    uint64_t replay_index, replay_index_bytes;
     uint64_t map_size, map_used;
 } store_db_stats;
 

@@ -759,7 +759,7 @@ static struct {
     sg_counter_t *commits, *stored, *refused;
     sg_hist_t *batch, *txn_time;
     sg_gauge_t *state[4], *oldest, *map_used, *map_size, *quarantined,
-        *replay_keys, *workers;
+        *replay_keys, *replay_index_bytes, *workers;
 } s_m;
 
 static sg_metrics_family_t *
@@ -840,6 +840,12 @@ s_metrics_init(const store_opts *o)
         s_m_declare("stirgate_store_replay_keys", SG_METRIC_GAUGE,
                     "Replay keys remembered.", NULL, NULL, 0),
         NULL);
+    s_m.replay_index_bytes = sg_metrics_gauge(
+        s_m_declare("stirgate_store_replay_index_bytes", SG_METRIC_GAUGE,
+                    "Memory held by the index of replay keys (about 32 "
+                    "bytes per key at most).",
+                    NULL, NULL, 0),
+        NULL);
     s_m.workers = sg_metrics_gauge(
         s_m_declare("stirgate_store_workers", SG_METRIC_GAUGE,
                     "Delivery workers connected.", NULL, NULL, 0),
@@ -869,6 +875,7 @@ s_metrics_tick(s_store *s, int force)
         sg_gauge_set(s_m.map_size, (double)st.map_size);
         sg_gauge_set(s_m.quarantined, (double)st.quarantined);
         sg_gauge_set(s_m.replay_keys, (double)st.replay_keys);
+        sg_gauge_set(s_m.replay_index_bytes, (double)st.replay_index_bytes);
         /* Wall clock against the id's wall clock: a clock stepped back
          * would make it negative; shown as 0. */
         sg_gauge_set(s_m.oldest, found && now > oldest

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static const store_sched_conf s_sc = {.backoff_min_ms = 1000,
                                       .backoff_max_ms = 8000,
@@ -534,4 +535,149 @@ TU_TEST(db_wait_resigned_and_delivery_verdict)
     TU_INTEQ(r.dreason, REASON_OK + 1);
     TU_INTEQ(r.msg.resign_iat, 1800000100);
     store_db_destroy(&db);
+}
+
+/* Format 2 keeps replay claims in replay_exp with an index in memory:
+ * rebuilt when the store opens, and put back as it was when a
+ * transaction that changed it does not commit. */
+TU_TEST(db_replay_index_reopen_and_abort)
+{
+    const char *dir = s_dir("replay2");
+    store_db *db = store_db_open(dir, 1 << 20, 1 << 20);
+    uint8_t key[32] = {4, 5, 6}, k2[32] = {7}, k3[32] = {8};
+    store_put_result res;
+    MDB_txn *txn;
+    size_t n;
+    int seen = -1;
+
+    TU_REQUIRE(db != NULL);
+    TU_CHECK(s_put(db, 1, 7000, key, &res) == SG_OK && res == STORE_PUT_NEW);
+    store_db_destroy(&db);
+    db = store_db_open(dir, 1 << 20, 1 << 20);
+    TU_REQUIRE(db != NULL);
+    memset(s_holder, 0, sizeof(s_holder));
+    TU_CHECK(s_put(db, 2, 7001, key, &res) == SG_OK &&
+             res == STORE_PUT_REPLAY);
+    TU_CHECK(s_holder[1] == 1 && s_holder[15] == 0x5a);
+    TU_INTEQ(s_stats(db).replay_keys, 1);
+
+    /* A claim made in a transaction that is aborted is not a claim. */
+    TU_REQUIRE(store_db_begin(db, &txn) == SG_OK);
+    TU_CHECK(store_db_replay_check(db, txn, k2, 5000, 8000, &seen) == SG_OK);
+    TU_INTEQ(seen, 0);
+    store_db_abort(&txn);
+    TU_REQUIRE(store_db_begin(db, &txn) == SG_OK);
+    TU_CHECK(store_db_replay_check(db, txn, k2, 5000, 8000, &seen) == SG_OK);
+    TU_INTEQ(seen, 0);
+    TU_CHECK(store_db_commit(db, &txn) == SG_OK);
+    TU_INTEQ(s_stats(db).replay_keys, 2);
+    TU_INTEQ(s_stats(db).replay_index, 2); /* the aborted claim is gone */
+
+    /* A purge in a transaction that is aborted purges nothing: k2 (until
+     * 13000) is still claimed, and a claim renewed after its window moves
+     * to its new expiry. */
+    TU_REQUIRE(store_db_begin(db, &txn) == SG_OK);
+    TU_CHECK(store_db_replay_check(db, txn, k3, 5000, 13000, &seen) == SG_OK);
+    TU_INTEQ(seen, 0);
+    TU_CHECK(store_db_commit(db, &txn) == SG_OK);
+    TU_REQUIRE(store_db_begin(db, &txn) == SG_OK);
+    TU_CHECK(store_db_tick(db, txn, 14000, &s_sc, 1000, &n) == SG_OK);
+    store_db_abort(&txn);
+    TU_INTEQ(s_stats(db).replay_keys, 3);
+    TU_INTEQ(s_stats(db).replay_index, 3);
+    TU_REQUIRE(store_db_begin(db, &txn) == SG_OK);
+    TU_CHECK(store_db_replay_check(db, txn, k2, 5000, 12999, &seen) == SG_OK);
+    TU_INTEQ(seen, 1);
+    TU_CHECK(store_db_commit(db, &txn) == SG_OK);
+    TU_REQUIRE(store_db_begin(db, &txn) == SG_OK);
+    TU_CHECK(store_db_replay_check(db, txn, k2, 5000, 13001, &seen) == SG_OK);
+    TU_INTEQ(seen, 0); /* expired: claimed again until 18001 */
+    TU_CHECK(store_db_commit(db, &txn) == SG_OK);
+    TU_INTEQ(s_stats(db).replay_keys, 3);
+    s_tick(db, 18000); /* k3 (18000) goes, key (67000) stays... */
+    TU_INTEQ(s_stats(db).replay_keys, 2);
+    s_tick(db, 18001); /* ...k2's renewed claim goes */
+    TU_INTEQ(s_stats(db).replay_keys, 1);
+    TU_REQUIRE(store_db_begin(db, &txn) == SG_OK);
+    TU_CHECK(store_db_replay_check(db, txn, k3, 5000, 18001, &seen) == SG_OK);
+    TU_INTEQ(seen, 0);
+    TU_CHECK(store_db_replay_check(db, txn, key, 5000, 18001, &seen) ==
+             SG_OK);
+    TU_INTEQ(seen, 1);
+    store_db_abort(&txn);
+    store_db_destroy(&db);
+}
+
+/* A format-1 store (replay: key -> expiry LE + id, replay_exp: expiry BE
+ * + key -> empty) is migrated when opened; its claims still hold. */
+TU_TEST(db_format_1_is_migrated)
+{
+    const char *dir = s_dir("fmt1");
+    static const char *const names[] = {"msg",    "due",        "lease",
+                                        "expire", "purge",      "replay",
+                                        "replay_exp", "quarantine", "meta"};
+    MDB_dbi dbi[SG_NELEM(names)];
+    uint8_t key[32] = {0xaa, 1}, stale[32] = {0xbb}, fmt[4], rv[24],
+            ek[40];
+    MDB_val k, v;
+    MDB_env *env;
+    MDB_txn *txn;
+    store_put_result res;
+    store_db *db;
+    int seen = -1;
+
+    TU_REQUIRE(mkdir(dir, 0700) == 0);
+    TU_REQUIRE(mdb_env_create(&env) == 0);
+    TU_REQUIRE(mdb_env_set_maxdbs(env, 16) == 0);
+    TU_REQUIRE(mdb_env_open(env, dir, 0, 0600) == 0);
+    TU_REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+    for (size_t i = 0; i < SG_NELEM(names); i++)
+        TU_REQUIRE(mdb_dbi_open(txn, names[i], MDB_CREATE, &dbi[i]) == 0);
+    proto_put_u32(fmt, 1);
+    k.mv_size = 6, k.mv_data = "format", v.mv_size = 4, v.mv_data = fmt;
+    TU_REQUIRE(mdb_put(txn, dbi[8], &k, &v, 0) == 0);
+    /* key: claimed by message 0x0009...5a until 50000. */
+    proto_put_u64(rv, 50000);
+    memset(rv + 8, 0, 16);
+    rv[9] = 9;
+    rv[23] = 0x5a;
+    k.mv_size = 32, k.mv_data = key, v.mv_size = 24, v.mv_data = rv;
+    TU_REQUIRE(mdb_put(txn, dbi[5], &k, &v, 0) == 0);
+    for (int i = 0; i < 8; i++)
+        ek[i] = (uint8_t)((uint64_t)50000 >> (8 * (7 - i)));
+    memcpy(ek + 8, key, 32);
+    k.mv_size = 40, k.mv_data = ek, v.mv_size = 0, v.mv_data = NULL;
+    TU_REQUIRE(mdb_put(txn, dbi[6], &k, &v, 0) == 0);
+    /* An expiry entry with no claim behind it: dropped. */
+    memcpy(ek + 8, stale, 32);
+    TU_REQUIRE(mdb_put(txn, dbi[6], &k, &v, 0) == 0);
+    TU_REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+
+    db = store_db_open(dir, 1 << 20, 1 << 20);
+    TU_REQUIRE(db != NULL);
+    TU_INTEQ(s_stats(db).replay_keys, 1);
+    memset(s_holder, 0, sizeof(s_holder));
+    TU_CHECK(s_put(db, 3, 40000, key, &res) == SG_OK &&
+             res == STORE_PUT_REPLAY);
+    TU_CHECK(s_holder[1] == 9 && s_holder[15] == 0x5a);
+    TU_REQUIRE(store_db_begin(db, &txn) == SG_OK);
+    TU_CHECK(store_db_replay_check(db, txn, stale, 5000, 40000, &seen) ==
+             SG_OK);
+    TU_INTEQ(seen, 0);
+    store_db_abort(&txn);
+    store_db_destroy(&db);
+
+    /* Format 2 now, and no replay database left. */
+    TU_REQUIRE(mdb_env_create(&env) == 0);
+    TU_REQUIRE(mdb_env_set_maxdbs(env, 16) == 0);
+    TU_REQUIRE(mdb_env_open(env, dir, MDB_RDONLY, 0600) == 0);
+    TU_REQUIRE(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0);
+    TU_REQUIRE(mdb_dbi_open(txn, "meta", 0, &dbi[8]) == 0);
+    k.mv_size = 6, k.mv_data = "format";
+    TU_REQUIRE(mdb_get(txn, dbi[8], &k, &v) == 0 && v.mv_size == 4);
+    TU_INTEQ(proto_get_u32(v.mv_data), STORE_DB_FORMAT);
+    TU_INTEQ(mdb_dbi_open(txn, "replay", 0, &dbi[5]), MDB_NOTFOUND);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
 }
