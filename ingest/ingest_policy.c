@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <string.h>
 
+#include "proto/proto_msgi.h"
+
 ingest_role
 ingest_policy_role(const conf_peer_t *peer)
 {
@@ -302,7 +304,8 @@ s_begin(const char *tag)
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
 
-    if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
+    if (c == NULL ||
+        EVP_DigestInit_ex(c, proto_msgi_md(PROTO_MSGI_SHA256), NULL) != 1)
         sg_panic("EVP_DigestInit_ex: out of memory");
     s_field(c, tag, strlen(tag));
     return c;

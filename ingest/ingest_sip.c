@@ -43,6 +43,7 @@
 
 #include "lib/sg_clock.h"
 #include "lib/sg_log.h"
+#include "proto/proto_msgi.h"
 #include "proto/proto_sip.h"
 
 #include <arpa/inet.h>
@@ -307,7 +308,8 @@ s_rtx_key(const proto_sip_req_t *req, const struct sockaddr_storage *addr,
     uint8_t cseq[4];
 
     proto_put_u32(cseq, req->cseq);
-    if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+    if (c == NULL ||
+        EVP_DigestInit_ex(c, proto_msgi_md(PROTO_MSGI_SHA256), NULL) != 1 ||
         EVP_DigestUpdate(c, addr, alen) != 1 ||
         EVP_DigestUpdate(c, req->call_id.p, req->call_id.n) != 1 ||
         EVP_DigestUpdate(c, "\n", 1) != 1 ||

@@ -30,8 +30,8 @@ static const struct {
  * first caller to finish publishes its object; a racing second one frees
  * its own.  The objects live until exit on purpose.
  */
-static const EVP_MD *
-s_md(proto_msgi_alg alg)
+const EVP_MD *
+proto_msgi_md(proto_msgi_alg alg)
 {
     static _Atomic(EVP_MD *) cache[SG_NELEM(s_algs)];
     EVP_MD *md, *expected = NULL;
@@ -58,8 +58,8 @@ s_digest(proto_msgi_alg alg, const uint8_t *body, size_t n,
     static const uint8_t empty[1];
     unsigned int len = 0;
 
-    if (EVP_Digest(body != NULL ? body : empty, n, out, &len, s_md(alg),
-                   NULL) != 1)
+    if (EVP_Digest(body != NULL ? body : empty, n, out, &len,
+                   proto_msgi_md(alg), NULL) != 1)
         sg_panic("EVP_Digest(%s) failed", s_algs[alg].fetch);
     return len;
 }

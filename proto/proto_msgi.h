@@ -7,6 +7,7 @@
 
 #include "proto/proto_reason.h"
 
+#include <openssl/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,13 @@ typedef enum {
 } proto_msgi_alg;
 
 #define PROTO_MSGI_MAX 100 /* "sha512-" + 88 base64 chars + NUL fits */
+
+/*
+ * The digest of `alg` fetched once per process and kept until exit.  Hash
+ * with it on hot paths: EVP_sha256() handed to EVP_DigestInit_ex makes
+ * OpenSSL 3 fetch the implementation again, a locked lookup, each call.
+ */
+const EVP_MD *proto_msgi_md(proto_msgi_alg alg);
 
 /* Compute the msgi value (padded standard base64) into `out`. */
 void proto_msgi_compute(proto_msgi_alg alg, const uint8_t *body, size_t n,

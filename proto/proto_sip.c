@@ -28,6 +28,7 @@
  * lines are unfolded to one SP (RFC 3261 7.3.1), header names are matched
  * without case and in compact form, singleton fields may not repeat.
  */
+#include "proto/proto_msgi.h"
 #include "proto/proto_sip.h"
 
 #include <openssl/evp.h>
@@ -1198,7 +1199,7 @@ s_derive_tag(const proto_sip_req_t *req, char out[17])
         sg_panic("EVP_MD_CTX_new: out of memory");
     snprintf(cseq, sizeof(cseq), "%u", (unsigned)req->cseq);
     /* NUL separators keep ("ab","c") and ("a","bc") apart. */
-    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+    if (EVP_DigestInit_ex(ctx, proto_msgi_md(PROTO_MSGI_SHA256), NULL) != 1 ||
         EVP_DigestUpdate(ctx, req->call_id.p, req->call_id.n) != 1 ||
         EVP_DigestUpdate(ctx, "", 1) != 1 ||
         EVP_DigestUpdate(ctx, req->from_tag.p ? req->from_tag.p : "",

@@ -67,6 +67,130 @@ s_below_n(const uint8_t x[32], uint64_t v[4])
 }
 
 /*
+ * Multiplication modulo n and modulo p, by Montgomery's method (CIOS, four
+ * 64-bit limbs): BN_mod_mul divides, and the verify did five of those.
+ * Both moduli exceed 2^255, so a product of a < 2^256 and b < m reduces
+ * to below 2m, and one conditional subtraction ends it.
+ */
+typedef struct {
+    uint64_t m[4];
+    uint64_t m0;    /* -m^-1 mod 2^64 */
+    uint64_t rr[4]; /* 2^512 mod m */
+} s_mont_t;
+
+/* p, the field prime of P-256, least significant limb first. */
+static const uint64_t s_p[4] = {0xffffffffffffffffULL, 0x00000000ffffffffULL,
+                                0x0000000000000000ULL, 0xffffffff00000001ULL};
+static s_mont_t s_mn, s_mp;
+static pthread_once_t s_mont_once = PTHREAD_ONCE_INIT;
+
+/* out = a - b; the borrow. */
+static uint64_t
+s_sub(uint64_t out[4], const uint64_t a[4], const uint64_t b[4])
+{
+    uint64_t borrow = 0;
+
+    for (int i = 0; i < 4; i++) {
+        unsigned __int128 d = (unsigned __int128)a[i] - b[i] - borrow;
+        out[i] = (uint64_t)d;
+        borrow = (uint64_t)(d >> 64) & 1;
+    }
+    return borrow;
+}
+
+/* out = a + b; the carry. */
+static uint64_t
+s_add(uint64_t out[4], const uint64_t a[4], const uint64_t b[4])
+{
+    unsigned __int128 c = 0;
+
+    for (int i = 0; i < 4; i++) {
+        c += (unsigned __int128)a[i] + b[i];
+        out[i] = (uint64_t)c;
+        c >>= 64;
+    }
+    return (uint64_t)c;
+}
+
+/* out = a b / 2^256 mod m, for a < 2^256 and b < m. */
+static void
+s_mont_mul(const s_mont_t *M, const uint64_t a[4], const uint64_t b[4],
+           uint64_t out[4])
+{
+    uint64_t t[6] = {0}, u[4];
+
+    for (int i = 0; i < 4; i++) {
+        unsigned __int128 c = 0;
+        uint64_t q;
+
+        for (int j = 0; j < 4; j++) {
+            c += (unsigned __int128)a[j] * b[i] + t[j];
+            t[j] = (uint64_t)c;
+            c >>= 64;
+        }
+        c += t[4];
+        t[4] = (uint64_t)c;
+        t[5] = (uint64_t)(c >> 64);
+        q = t[0] * M->m0;
+        c = ((unsigned __int128)q * M->m[0] + t[0]) >> 64;
+        for (int j = 1; j < 4; j++) {
+            c += (unsigned __int128)q * M->m[j] + t[j];
+            t[j - 1] = (uint64_t)c;
+            c >>= 64;
+        }
+        c += t[4];
+        t[3] = (uint64_t)c;
+        t[4] = t[5] + (uint64_t)(c >> 64);
+    }
+    /* t < 2m: subtract m once if t >= m. */
+    if (s_sub(u, t, M->m) <= t[4])
+        memcpy(out, u, sizeof(u));
+    else
+        memcpy(out, t, sizeof(u));
+}
+
+/* out = a b mod m, for a < 2^256 and b < m. */
+static void
+s_mul_mod(const s_mont_t *M, const uint64_t a[4], const uint64_t b[4],
+          uint64_t out[4])
+{
+    uint64_t t[4];
+
+    s_mont_mul(M, a, b, t);       /* a b / R */
+    s_mont_mul(M, t, M->rr, out); /* a b */
+}
+
+static void
+s_mont_setup(s_mont_t *M, const uint64_t m[4])
+{
+    uint64_t x = m[0], r[4], u[4];
+
+    memcpy(M->m, m, sizeof(M->m));
+    /* Newton: each step doubles the bits of m^-1 mod 2^64 that are
+     * right (m odd: x = m is right in 3). */
+    for (int i = 0; i < 5; i++)
+        x *= 2 - m[0] * x;
+    M->m0 = 0 - x;
+    /* 2^256 mod m = 2^256 - m (m > 2^255), doubled 256 times. */
+    s_sub(r, (const uint64_t[4]){0, 0, 0, 0}, m);
+    for (int i = 0; i < 256; i++) {
+        uint64_t c = s_add(r, r, r);
+        if (c || s_geq(r, m)) {
+            s_sub(u, r, m);
+            memcpy(r, u, sizeof(r));
+        }
+    }
+    memcpy(M->rr, r, sizeof(r));
+}
+
+static void
+s_mont_init(void)
+{
+    s_mont_setup(&s_mn, s_n);
+    s_mont_setup(&s_mp, s_p);
+}
+
+/*
  * The inverse modulo n by Bernstein and Yang's divsteps ("Fast
  * constant-time gcd computation and modular inversion", 2019), in the
  * variable-time form with 62 divsteps per round on the low 64 bits and
@@ -281,7 +405,7 @@ struct verify_ktab {
     const BIGNUM *n;
     BIGNUM *p; /* the field prime */
     BN_CTX *ctx;
-    BIGNUM *r, *e, *w, *u1, *u2, *x, *z, *t;
+    BIGNUM *u1, *u2, *x, *z;
     EC_POINT *p1, *p2;
 };
 
@@ -292,14 +416,10 @@ verify_ktab_free(verify_ktab_t *self)
         return;
     EC_POINT_free(self->p1);
     EC_POINT_free(self->p2);
-    BN_free(self->r);
-    BN_free(self->e);
-    BN_free(self->w);
     BN_free(self->u1);
     BN_free(self->u2);
     BN_free(self->x);
     BN_free(self->z);
-    BN_free(self->t);
     BN_free(self->p);
     BN_CTX_free(self->ctx);
     EC_GROUP_free(self->gq);
@@ -328,6 +448,7 @@ verify_ktab_build(EVP_PKEY *pkey)
      * sg_panic's logging is the main thread's. */
     if ((self = calloc(1, sizeof(*self))) == NULL)
         return NULL;
+    (void)pthread_once(&s_mont_once, s_mont_init);
     if ((self->ctx = BN_CTX_new()) == NULL ||
         (self->g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)) == NULL ||
         (q = EC_POINT_new(self->g)) == NULL ||
@@ -338,10 +459,8 @@ verify_ktab_build(EVP_PKEY *pkey)
     if (EC_GROUP_set_generator(self->gq, q, self->n, BN_value_one()) != 1 ||
         EC_GROUP_precompute_mult(self->gq, self->ctx) != 1)
         goto fail;
-    if ((self->r = BN_new()) == NULL || (self->e = BN_new()) == NULL ||
-        (self->w = BN_new()) == NULL || (self->u1 = BN_new()) == NULL ||
-        (self->u2 = BN_new()) == NULL || (self->x = BN_new()) == NULL ||
-        (self->z = BN_new()) == NULL || (self->t = BN_new()) == NULL ||
+    if ((self->u1 = BN_new()) == NULL || (self->u2 = BN_new()) == NULL ||
+        (self->x = BN_new()) == NULL || (self->z = BN_new()) == NULL ||
         (self->p = BN_new()) == NULL ||
         EC_GROUP_get_curve(self->g, self->p, NULL, NULL, self->ctx) != 1 ||
         (self->p1 = EC_POINT_new(self->g)) == NULL ||
@@ -360,20 +479,25 @@ int
 verify_ktab_verify(verify_ktab_t *self, const uint8_t md[32],
                    const uint8_t sig[64])
 {
-    uint8_t w[32];
-    uint64_t r[4];
+    uint8_t wb[32], b[32];
+    uint64_t r[4], w[4], e[4], u[4], x[4], z[4], z2[4], t[4];
 
     /* SEC 1 4.1.4 step 1: r and s in [1, n-1], else invalid (the inverse
      * refuses an s out of that range). */
-    if (!s_below_n(sig, r) || verify_ktab_inv_order(sig + 32, w) != SG_OK)
+    if (!s_below_n(sig, r) || verify_ktab_inv_order(sig + 32, wb) != SG_OK)
         return 0;
-    /* Steps 2-5: e is the whole digest (256 bits, the size of n);
-     * u1 = e / s, u2 = r / s, R = u1 G + u2 Q. */
-    if (BN_bin2bn(sig, 32, self->r) == NULL ||
-        BN_bin2bn(md, 32, self->e) == NULL ||
-        BN_bin2bn(w, 32, self->w) == NULL ||
-        BN_mod_mul(self->u1, self->e, self->w, self->n, self->ctx) != 1 ||
-        BN_mod_mul(self->u2, self->r, self->w, self->n, self->ctx) != 1 ||
+    /* Steps 2-5: e is the whole digest (256 bits, the size of n; e may
+     * exceed n, which the product allows); u1 = e / s, u2 = r / s,
+     * R = u1 G + u2 Q. */
+    s_load(w, wb);
+    s_load(e, md);
+    s_mul_mod(&s_mn, e, w, u);
+    s_store(b, u);
+    if (BN_bin2bn(b, 32, self->u1) == NULL)
+        return -1;
+    s_mul_mod(&s_mn, r, w, u);
+    s_store(b, u);
+    if (BN_bin2bn(b, 32, self->u2) == NULL ||
         EC_POINT_mul(self->g, self->p1, self->u1, NULL, NULL, self->ctx) != 1 ||
         EC_POINT_mul(self->gq, self->p2, self->u2, NULL, NULL, self->ctx) !=
             1 ||
@@ -390,19 +514,30 @@ verify_ktab_verify(verify_ktab_t *self, const uint8_t md[32],
         return 0;
     if (EC_POINT_get_Jprojective_coordinates_GFp(
             self->g, self->p1, self->x, NULL, self->z, self->ctx) != 1 ||
-        BN_nnmod(self->x, self->x, self->p, self->ctx) != 1 ||
-        BN_mod_sqr(self->z, self->z, self->p, self->ctx) != 1 ||
-        BN_mod_mul(self->t, self->r, self->z, self->p, self->ctx) != 1)
+        BN_bn2binpad(self->x, b, 32) != 32)
         return -1;
-    if (BN_cmp(self->t, self->x) == 0)
+    s_load(x, b);
+    if (BN_bn2binpad(self->z, b, 32) != 32)
+        return -1;
+    s_load(z, b);
+    /* Both below p as OpenSSL hands them out; reduced anyway, once is
+     * enough below 2^256 < 2p. */
+    if (s_geq(x, s_p)) {
+        s_sub(t, x, s_p);
+        memcpy(x, t, sizeof(x));
+    }
+    if (s_geq(z, s_p)) {
+        s_sub(t, z, s_p);
+        memcpy(z, t, sizeof(z));
+    }
+    s_mul_mod(&s_mp, z, z, z2);
+    s_mul_mod(&s_mp, r, z2, t); /* r < n < p */
+    if (memcmp(t, x, sizeof(t)) == 0)
         return 1;
-    if (BN_add(self->t, self->r, self->n) != 1)
-        return -1;
-    if (BN_cmp(self->t, self->p) >= 0)
-        return 0;
-    if (BN_mod_mul(self->t, self->t, self->z, self->p, self->ctx) != 1)
-        return -1;
-    return BN_cmp(self->t, self->x) == 0;
+    if (s_add(u, r, s_n) != 0 || s_geq(u, s_p))
+        return 0; /* r + n >= p: x(R) cannot be r + n */
+    s_mul_mod(&s_mp, u, z2, t);
+    return memcmp(t, x, sizeof(t)) == 0;
 }
 
 /* ---- the policy and the builder thread ------------------------------- */

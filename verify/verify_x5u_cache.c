@@ -8,6 +8,7 @@
 
 #include "lib/sg_clock.h"
 #include "lib/sg_log.h"
+#include "proto/proto_msgi.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -416,7 +417,7 @@ verify_x5u_cache_path(const char *dir, const char *url, int is_crl, char *out,
 
     if (ctx == NULL)
         sg_panic("EVP_MD_CTX_new: out of memory");
-    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+    if (EVP_DigestInit_ex(ctx, proto_msgi_md(PROTO_MSGI_SHA256), NULL) != 1 ||
         EVP_DigestUpdate(ctx, is_crl ? "crl\n" : "chain\n", is_crl ? 4 : 6) !=
             1 ||
         EVP_DigestUpdate(ctx, url, strlen(url)) != 1 ||
