@@ -154,7 +154,9 @@ stop_gateway() {
 # load NAME ARGS...: one sg_load run against the running gateway.  With
 # SG_PERF=DIR in the environment, the "max" runs are profiled: perf
 # record -g on every stage for SG_PERF_SECS (default 6) seconds, into
-# DIR/NAME-STAGE.data (perf report -i FILE --no-children).
+# DIR/NAME-STAGE.data (perf report -i FILE --no-children); with
+# SG_PERF_ALL=1 as well, one system-wide record (perf record -a: every
+# process, sg_load and the kernel included) into DIR/NAME-all.data.
 load() {
     local name=$1
     shift
@@ -162,6 +164,11 @@ load() {
     if [ -n "${SG_PERF:-}" ] && [ "${name%-0}" != "$name" ]; then
         mkdir -p "$SG_PERF"
         (sleep 4
+         if [ -n "${SG_PERF_ALL:-}" ]; then
+             perf record -q -a -g -o "$SG_PERF/$name-all.data" \
+                 -- sleep "${SG_PERF_SECS:-6}" >/dev/null 2>&1
+             exit 0
+         fi
          for f in "$GW_DATA"/run/stage-*.pid; do
              st=$(basename "$f" .pid)
              perf record -q -g -p "$(cat "$f")" \
@@ -264,6 +271,11 @@ for r in $RATES 0; do
     load "verified-$r" --rate "$r" --count "$n" --window 400 \
         --sink "127.0.0.1:$UAS" $(certs_args 300)
 done
+# The ceiling: 2,000 outstanding, past the point where the time to 202
+# stays low (deliver's SIP retransmissions at T1 = 500 ms show up as
+# duplicates at the UAS; the report prints their count).
+load "verified-deep-0" --rate 0 --count "$MAXN" --window 2000 \
+    --sink "127.0.0.1:$UAS" $(certs_args 300)
 stop_gateway
 # The same "max" run without key tables, for comparison.
 KTAB='"key_tables": 0'
@@ -283,6 +295,9 @@ for r in $SIGNED_RATES 0; do
         --customer-src 127.0.0.3 --customer-pct 100 \
         --key "$T/pki/signer.key" --x5u "$X5U" --sink "127.0.0.1:$UAS"
 done
+load "signed-deep-0" --rate 0 --count "$MAXN" --window 2000 \
+    --customer-src 127.0.0.3 --customer-pct 100 \
+    --key "$T/pki/signer.key" --x5u "$X5U" --sink "127.0.0.1:$UAS"
 stop_gateway
 
 fi
