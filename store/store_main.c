@@ -842,8 +842,8 @@ s_metrics_init(const store_opts *o)
         NULL);
     s_m.replay_index_bytes = sg_metrics_gauge(
         s_m_declare("stirgate_store_replay_index_bytes", SG_METRIC_GAUGE,
-                    "Memory held by the index of replay keys (about 32 "
-                    "bytes per key at most).",
+                    "Memory held by the index of replay keys (about 21 "
+                    "to 43 bytes per key).",
                     NULL, NULL, 0),
         NULL);
     s_m.workers = sg_metrics_gauge(

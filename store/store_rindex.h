@@ -17,9 +17,10 @@
  * the log, rollback() undoes it (an aborted transaction leaves the index
  * as the last commit left the database).
  *
- * Memory: 16 bytes per slot, at most half the slots used: 32 bytes per
- * live key at worst (replay keys live --replay-window, so the size is the
- * rate of replay-keyed messages times the window).
+ * Memory: 16 bytes per slot, at most three quarters of them used: about
+ * 21 to 43 bytes per live key as the table doubles (replay keys live
+ * --replay-window, so the size follows the rate of replay-keyed messages
+ * times the window; a million keys: 32 MB).
  */
 #ifndef STORE_RINDEX_H
 #define STORE_RINDEX_H
