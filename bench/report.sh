@@ -181,6 +181,14 @@ load() {
         --label "$name" --run-dir "$GW_DATA/run" --json "$J/$name.json" \
         "$@" 2>&1 | grep -v '^sg_load: prepared' |
         sed -n '1,3p;/^offered/,$p' | sed 's/^/  /' || true
+    # Answers nobody expected (a valid message refused, an invalid one
+    # accepted): keep the gateway's log so far beside the run's JSON, since
+    # the temporary directory goes at the end.
+    if python3 -c "import json,sys; sys.exit(json.load(open(sys.argv[1])).get('unexpected', 0) == 0)" \
+        "$J/$name.json" 2>/dev/null; then
+        cp "$GW_DATA.log" "$J/$name.gateway.log" 2>/dev/null || true
+        echo "  unexpected answers: the gateway's log is in $J/$name.gateway.log"
+    fi
 }
 
 # The leaves of N certificates are made once per report (sg_load --pki)
