@@ -112,6 +112,18 @@ s_add(uint64_t out[4], const uint64_t a[4], const uint64_t b[4])
     return (uint64_t)c;
 }
 
+/* v = v - m if v >= m (v < 2m). */
+static void
+s_reduce_once(uint64_t v[4], const uint64_t m[4])
+{
+    uint64_t t[4];
+
+    if (s_geq(v, m)) {
+        s_sub(t, v, m);
+        memcpy(v, t, sizeof(t));
+    }
+}
+
 /* out = a b / 2^256 mod m, for a < 2^256 and b < m. */
 static void
 s_mont_mul(const s_mont_t *M, const uint64_t a[4], const uint64_t b[4],
@@ -402,8 +414,6 @@ verify_ktab_inv_order(const uint8_t a[32], uint8_t out[32])
 struct verify_ktab {
     EC_GROUP *g;  /* P-256 as named: G with OpenSSL's built-in table */
     EC_GROUP *gq; /* P-256 with generator Q, precomputed */
-    const BIGNUM *n;
-    BIGNUM *p; /* the field prime */
     BN_CTX *ctx;
     BIGNUM *u1, *u2, *x, *z;
     EC_POINT *p1, *p2;
@@ -420,7 +430,6 @@ verify_ktab_free(verify_ktab_t *self)
     BN_free(self->u2);
     BN_free(self->x);
     BN_free(self->z);
-    BN_free(self->p);
     BN_CTX_free(self->ctx);
     EC_GROUP_free(self->gq);
     EC_GROUP_free(self->g);
@@ -455,14 +464,12 @@ verify_ktab_build(EVP_PKEY *pkey)
         EC_POINT_oct2point(self->g, q, pub, len, self->ctx) != 1 ||
         (self->gq = EC_GROUP_dup(self->g)) == NULL)
         goto fail;
-    self->n = EC_GROUP_get0_order(self->g);
-    if (EC_GROUP_set_generator(self->gq, q, self->n, BN_value_one()) != 1 ||
+    if (EC_GROUP_set_generator(self->gq, q, EC_GROUP_get0_order(self->g),
+                               BN_value_one()) != 1 ||
         EC_GROUP_precompute_mult(self->gq, self->ctx) != 1)
         goto fail;
     if ((self->u1 = BN_new()) == NULL || (self->u2 = BN_new()) == NULL ||
         (self->x = BN_new()) == NULL || (self->z = BN_new()) == NULL ||
-        (self->p = BN_new()) == NULL ||
-        EC_GROUP_get_curve(self->g, self->p, NULL, NULL, self->ctx) != 1 ||
         (self->p1 = EC_POINT_new(self->g)) == NULL ||
         (self->p2 = EC_POINT_new(self->g)) == NULL)
         goto fail;
@@ -522,14 +529,8 @@ verify_ktab_verify(verify_ktab_t *self, const uint8_t md[32],
     s_load(z, b);
     /* Both below p as OpenSSL hands them out; reduced anyway, once is
      * enough below 2^256 < 2p. */
-    if (s_geq(x, s_p)) {
-        s_sub(t, x, s_p);
-        memcpy(x, t, sizeof(x));
-    }
-    if (s_geq(z, s_p)) {
-        s_sub(t, z, s_p);
-        memcpy(z, t, sizeof(z));
-    }
+    s_reduce_once(x, s_p);
+    s_reduce_once(z, s_p);
     s_mul_mod(&s_mp, z, z, z2);
     s_mul_mod(&s_mp, r, z2, t); /* r < n < p */
     if (memcmp(t, x, sizeof(t)) == 0)
